@@ -1,0 +1,1 @@
+"""Activities: the workflows' only way to the CRM database and to email."""

@@ -1,0 +1,47 @@
+"""The FastAPI application: ``create_app()`` for uvicorn, tests and the dev stack."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from api import metrics, problems
+from api.routers import emails, health, leads, me, processes, quotes, tasks
+from api.state import ApiState, TemporalConnection
+from crm import db
+from crm.policies import PolicyStore
+from crm.settings import Settings, get_settings
+
+DESCRIPTION = """
+crmflow runs the company's customer processes as durable Temporal workflows.
+
+Every endpoint but `/health` and these docs needs `Authorization: Bearer <token>`
+(`crmflow users create` prints one). Errors are `application/problem+json`.
+"""
+
+
+def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = db.create_engine(settings.database_url)
+        app.state.crm = ApiState(
+            settings=settings,
+            sessions=db.create_sessions(engine),
+            policies=PolicyStore(settings.policy_file),
+            temporal=TemporalConnection(settings, temporal),
+        )
+        yield
+        await engine.dispose()
+
+    app = FastAPI(title="crmflow", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    problems.install(app)
+    metrics.install(app)
+    for router in (health.router, me.router, leads.router, quotes.router, tasks.router,
+                   emails.router, processes.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,97 @@
+"""Dependencies the routers declare: a session, the caller, their rights, Temporal."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+
+from api.problems import ServiceUnavailable
+from api.state import ApiState
+from crm.errors import Forbidden
+from crm.models import User
+from crm.policies import Policies
+from crm.repo import people
+from workflows.roles import Role
+
+
+def get_state(request: Request) -> ApiState:
+    return request.app.state.crm
+
+
+StateDep = Annotated[ApiState, Depends(get_state)]
+
+
+async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
+    """One unit of work per request: committed when the handler returns, before the answer
+    is sent; rolled back when it raises. A handler that waits for a process commits early:
+    the process's own writes must not queue behind the request's open transaction."""
+    async with state.sessions() as session:
+        yield session
+        await session.commit()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_temporal(state: StateDep) -> Client:
+    try:
+        return await state.temporal.client()
+    except Exception as error:
+        raise ServiceUnavailable(
+            f"Temporal at {state.settings.temporal_address} does not answer: {error}"
+        ) from error
+
+
+TemporalDep = Annotated[Client, Depends(get_temporal)]
+
+
+def get_policies(state: StateDep) -> Policies:
+    return state.policies.current()
+
+
+PoliciesDep = Annotated[Policies, Depends(get_policies)]
+
+bearer = HTTPBearer(auto_error=False, description="An API token from `crmflow users create`")
+
+
+async def current_user(
+    state: StateDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> User:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(401, "send 'Authorization: Bearer <token>'")
+    async with state.sessions() as session:
+        user = await people.user_by_token(session=session, token=credentials.credentials)
+    if user is None:
+        raise HTTPException(401, "unknown or revoked token")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+STAFF = (
+    Role.SALES_REP, Role.SALES_MANAGER, Role.ACCOUNTANT, Role.SUPPORT_AGENT, Role.SUPPORT_LEAD,
+    Role.ADMIN,
+)
+SALES = (Role.SALES_REP, Role.SALES_MANAGER, Role.ADMIN)
+
+
+def requires(*roles: Role) -> Callable[[User], Coroutine[Any, Any, User]]:
+    """A dependency that lets only these roles through (403 naming them otherwise)."""
+    names = ", ".join(r.value for r in roles)
+
+    async def check(user: CurrentUser) -> User:
+        if user.role not in roles:
+            raise Forbidden(f"role {user.role} may not do this; it needs one of: {names}")
+        return user
+
+    return check
+
+
+SalesUser = Annotated[User, Depends(requires(*SALES))]
+StaffUser = Annotated[User, Depends(requires(*STAFF))]

@@ -1,0 +1,218 @@
+"""Leads: created by the website or a rep, each followed by its lead-to-sale process."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, status
+from pydantic import BaseModel, EmailStr, Field, model_validator
+from sqlalchemy import select
+
+from api import processes
+from api.deps import (
+    PoliciesDep,
+    SalesUser,
+    SessionDep,
+    StateDep,
+    TemporalDep,
+    requires,
+)
+from api.problems import invalid
+from api.schemas import EmailOut, Out, StatusChangeOut
+from crm.errors import Conflict
+from crm.models import Lead, Team, User
+from crm.repo import history, leads, outbox
+from workflows.lead_to_sale import ContentDownload, LeadToSale, MarketingResponse, Qualification
+from workflows.roles import Role
+
+router = APIRouter(tags=["leads"])
+MayCreate = Annotated[User, Depends(requires(Role.SALES_REP, Role.INTEGRATION, Role.ADMIN))]
+MayPostEvents = Annotated[
+    User, Depends(requires(Role.INTEGRATION, Role.SALES_REP, Role.SALES_MANAGER, Role.ADMIN))
+]
+
+
+class LeadIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+    company: str | None = Field(None, max_length=200)
+    phone: str | None = Field(None, max_length=40)
+    source: Literal["newsletter", "website", "event", "referral", "rep"] | None = None
+    team_id: int | None = None
+    owner_id: int | None = None
+    need: str | None = Field(None, max_length=2000)
+    budget: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
+
+
+class LeadOut(Out):
+    id: int
+    name: str
+    email: str
+    company: str | None
+    source: str
+    team_id: int | None
+    owner_id: int | None
+    status: str
+    status_reason: str | None
+    need: str | None
+    budget: Decimal | None
+    unsubscribed: bool
+    account_id: int | None
+    contact_id: int | None
+    process_id: str | None = Field(validation_alias="workflow_id")
+    created_at: datetime
+
+
+class LeadEventOut(Out):
+    id: int
+    type: str
+    content: str | None
+    created_at: datetime
+
+
+class LeadDetail(LeadOut):
+    events: list[LeadEventOut]
+    emails: list[EmailOut]
+    history: list[StatusChangeOut]
+
+
+class LeadEventIn(BaseModel):
+    type: Literal["content_downloaded", "demo_requested", "unsubscribed", "marketing_response"]
+    content: str | None = Field(None, max_length=200, description="e.g. white_paper")
+
+    @model_validator(mode="after")
+    def _content_for_downloads(self) -> LeadEventIn:
+        if self.type == "content_downloaded" and not self.content:
+            raise ValueError("content is required for content_downloaded (e.g. white_paper)")
+        return self
+
+
+class EventAccepted(BaseModel):
+    event_id: int
+    process: Literal["signalled", "ended"]
+
+
+class QualifyIn(BaseModel):
+    qualified: bool
+    reason: str | None = Field(None, max_length=2000)
+    need: str | None = Field(None, max_length=2000, description="Kept on the lead")
+    budget: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
+
+
+async def _detail(session: SessionDep, lead: Lead) -> LeadDetail:
+    emails = await outbox.list_emails(session=session, related_type="lead", related_id=lead.id)
+    changes = await history.history_of(session=session, object_type="lead", object_id=lead.id)
+    return LeadDetail.model_validate({
+        **LeadOut.model_validate(lead).model_dump(),
+        "workflow_id": lead.workflow_id,
+        "events": lead.events,
+        "emails": [EmailOut.model_validate(e) for e in reversed(emails)],
+        "history": [StatusChangeOut.model_validate(c) for c in changes],
+    })
+
+
+@router.post("/leads", status_code=status.HTTP_201_CREATED, response_model=LeadOut)
+async def create_lead(
+    body: LeadIn,
+    session: SessionDep,
+    user: MayCreate,
+    client: TemporalDep,
+    state: StateDep,
+    policies: PoliciesDep,
+) -> Any:
+    """Create a lead and start its lead-to-sale process (nurturing begins at once)."""
+    fields = body.model_dump()
+    if user.role == Role.SALES_REP:
+        fields["owner_id"] = fields["owner_id"] or user.id
+        fields["team_id"] = fields["team_id"] or user.team_id
+        fields["source"] = fields["source"] or "rep"
+    fields["source"] = fields["source"] or "newsletter"
+    if fields["team_id"] is not None and await session.get(Team, fields["team_id"]) is None:
+        raise invalid("team_id", f"no team {fields['team_id']}")
+    if fields["owner_id"] is not None:
+        owner = await session.get(User, fields["owner_id"])
+        if owner is None or owner.role != Role.SALES_REP or not owner.active:
+            raise invalid("owner_id", f"no active sales rep {fields['owner_id']}")
+        fields["team_id"] = fields["team_id"] or owner.team_id
+    existing = await session.scalar(
+        select(Lead.id).where(Lead.email == body.email,
+                              Lead.status.in_(leads.ACTIVE_LEAD_STATUSES))
+    )
+    if existing is not None:
+        raise Conflict(f"lead {existing} with email {body.email} is still being followed")
+    lead = await leads.create_lead(session=session, **fields)
+    await processes.start_lead_to_sale(client, state.settings.temporal_task_queue, lead, policies)
+    return LeadOut.model_validate(lead)
+
+
+@router.get("/leads", response_model=list[LeadOut])
+async def list_leads(
+    session: SessionDep,
+    _: SalesUser,
+    status: str | None = None,
+    owner_id: int | None = None,
+    team_id: int | None = None,
+    email: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Any:
+    rows = await leads.list_leads(session=session, status=status, owner_id=owner_id,
+                                  team_id=team_id, email=email, limit=limit, offset=offset)
+    return [LeadOut.model_validate(r) for r in rows]
+
+
+@router.get("/leads/{lead_id}", response_model=LeadDetail)
+async def get_lead(lead_id: int, session: SessionDep, _: SalesUser) -> Any:
+    """The lead with its status, owner, events, the emails it was sent, and its history."""
+    return await _detail(session, await leads.get_lead(session=session, lead_id=lead_id))
+
+
+@router.post("/leads/{lead_id}/events", status_code=status.HTTP_202_ACCEPTED,
+             response_model=EventAccepted)
+async def post_event(
+    lead_id: int, body: LeadEventIn, session: SessionDep, user: MayPostEvents,
+    client: TemporalDep,
+) -> Any:
+    """Something the lead did; it is recorded, then its process hears of it."""
+    lead = await leads.get_lead(session=session, lead_id=lead_id)
+    event = await leads.add_event(session=session, lead=lead, type=body.type,
+                                  content=body.content, recorded_by_id=user.id)
+    await session.commit()  # the event is kept even if its process cannot be told
+    handle = client.get_workflow_handle(f"lead-{lead_id}")
+    signals: dict[str, tuple[Any, Any]] = {
+        "content_downloaded": (LeadToSale.content_downloaded, ContentDownload(body.content or "")),
+        "demo_requested": (LeadToSale.demo_requested, None),
+        "unsubscribed": (LeadToSale.unsubscribed, None),
+        "marketing_response": (LeadToSale.marketing_response, MarketingResponse(body.content)),
+    }
+    delivered = await processes.signal(handle, *signals[body.type])
+    return EventAccepted(event_id=event.id, process="signalled" if delivered else "ended")
+
+
+@router.post("/leads/{lead_id}/qualify", response_model=LeadDetail)
+async def qualify(
+    lead_id: int, body: QualifyIn, session: SessionDep, user: SalesUser, client: TemporalDep
+) -> Any:
+    """Qualify (an opportunity opens: account and contact) or disqualify, with a reason."""
+    lead = await leads.get_lead(session=session, lead_id=lead_id)
+    decision = Qualification(
+        qualified=body.qualified,
+        by_user_id=user.id,
+        by_role=user.role,
+        reason=body.reason,
+        need=body.need or lead.need,
+        budget=body.budget if body.budget is not None else lead.budget,
+    )
+    lead_status = lead.status
+    await session.commit()
+    handle = client.get_workflow_handle(f"lead-{lead_id}")
+    await processes.update(
+        lambda: handle.execute_update(LeadToSale.qualify, decision),
+        when_ended=lambda: Conflict(f"lead {lead_id} is {lead_status}: its process has ended"),
+    )
+    session.expire_all()
+    return await _detail(session, await leads.get_lead(session=session, lead_id=lead_id))
+
+

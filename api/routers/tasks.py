@@ -1,0 +1,57 @@
+"""Tasks, shared by every process: mine by default, and completing them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from api.deps import SessionDep, StaffUser
+from api.schemas import TaskOut
+from crm.errors import Forbidden
+from crm.repo import tasks
+from workflows.roles import Role
+
+router = APIRouter(tags=["tasks"])
+SUPERVISORS = (Role.SALES_MANAGER, Role.SUPPORT_LEAD, Role.ADMIN)
+
+
+class Completion(BaseModel):
+    outcome: str = Field(min_length=1, max_length=2000, description="What was done")
+
+
+@router.get("/tasks", response_model=list[TaskOut])
+async def list_tasks(
+    session: SessionDep,
+    user: StaffUser,
+    assignee: Annotated[
+        str, Query(description="'me' (default), 'all', or a user id", pattern=r"^(me|all|\d+)$")
+    ] = "me",
+    status: Literal["open", "done", "cancelled"] | None = None,
+    kind: str | None = None,
+    related_type: str | None = None,
+    related_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[TaskOut]:
+    assignee_id = user.id if assignee == "me" else None if assignee == "all" else int(assignee)
+    if assignee_id != user.id and user.role not in SUPERVISORS:
+        raise Forbidden("only managers, support leads and admins see other people's tasks")
+    rows = await tasks.list_tasks(
+        session=session, assignee_id=assignee_id, status=status, kind=kind,
+        related_type=related_type, related_id=related_id, limit=limit, offset=offset,
+    )
+    return [TaskOut.model_validate(r) for r in rows]
+
+
+@router.post("/tasks/{task_id}/complete", response_model=TaskOut)
+async def complete_task(
+    task_id: int, completion: Completion, session: SessionDep, user: StaffUser
+) -> TaskOut:
+    task = await tasks.get_task(session=session, task_id=task_id)
+    if task.assignee_id != user.id and user.role not in SUPERVISORS:
+        raise Forbidden("only the task's assignee (or a manager) completes it")
+    await tasks.complete_task(session=session, task=task, completed_by_id=user.id,
+                              outcome=completion.outcome)
+    return TaskOut.model_validate(task)

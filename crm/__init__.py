@@ -1,0 +1,1 @@
+"""The CRM: models, persistence, settings and logging shared by the API and the activities."""

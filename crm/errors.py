@@ -1,0 +1,41 @@
+"""What the CRM refuses, and why; the API maps each kind to its HTTP status.
+
+    CrmError
+    ├── NotFound             → 404: no such object
+    ├── Forbidden            → 403: this user may not do this
+    └── Conflict             → 409: not in this object's status
+        └── MissingInformation → 409: a gate names the fields or documents missing
+"""
+
+from __future__ import annotations
+
+
+class CrmError(Exception):
+    title = "Refused"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(CrmError):
+    title = "Not found"
+
+    def __init__(self, object_type: str, object_id: object) -> None:
+        super().__init__(f"{object_type} {object_id} does not exist")
+
+
+class Forbidden(CrmError):
+    title = "Forbidden"
+
+
+class Conflict(CrmError):
+    title = "Conflict"
+
+
+class MissingInformation(Conflict):
+    title = "Missing information"
+
+    def __init__(self, rule: str, missing: list[str]) -> None:
+        super().__init__(f"{rule}; missing: {', '.join(missing)}" if missing else rule)
+        self.missing = missing

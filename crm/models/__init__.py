@@ -1,0 +1,36 @@
+"""Every CRM table, importable from one place (Alembic reads ``Base.metadata`` here)."""
+
+from crm.models.base import Base
+from crm.models.billing import Invoice, Payment
+from crm.models.people import ApiToken, Team, User, UserSkill
+from crm.models.projects import Expense, Milestone, Project, ProjectMember, Timesheet
+from crm.models.sales import Account, Contact, Lead, LeadEvent, Quote, QuoteLine, Sale
+from crm.models.support import Ticket, TicketMessage
+from crm.models.work import OutboxEmail, StatusChange, Task
+
+__all__ = [
+    "Account",
+    "ApiToken",
+    "Base",
+    "Contact",
+    "Expense",
+    "Invoice",
+    "Lead",
+    "LeadEvent",
+    "Milestone",
+    "OutboxEmail",
+    "Payment",
+    "Project",
+    "ProjectMember",
+    "Quote",
+    "QuoteLine",
+    "Sale",
+    "StatusChange",
+    "Task",
+    "Team",
+    "Ticket",
+    "TicketMessage",
+    "Timesheet",
+    "User",
+    "UserSkill",
+]

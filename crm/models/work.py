@@ -1,0 +1,79 @@
+"""What every process shares: tasks, the status history and the email outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm.models.base import Base, Timestamped
+
+
+class Task(Base, Timestamped):
+    """A piece of back-office work for one person: call a lead, check a document."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_related", "related_type", "related_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    due_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    outcome: Mapped[str | None] = mapped_column(Text)
+    related_type: Mapped[str | None] = mapped_column(String(32))
+    related_id: Mapped[int | None]
+    workflow_id: Mapped[str | None] = mapped_column(String(200))
+    idempotency_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    completed_at: Mapped[datetime | None]
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class StatusChange(Base):
+    """One status change of one business object: from, to, who, when, why."""
+
+    __tablename__ = "status_changes"
+    __table_args__ = (Index("ix_status_changes_object", "object_type", "object_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[int]
+    from_status: Mapped[str | None] = mapped_column(String(32))
+    to_status: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(200))
+    """'user:<id>' for a person, the workflow id for a process decision."""
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    workflow_id: Mapped[str | None] = mapped_column(String(200))
+    idempotency_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    changed_at: Mapped[datetime]
+
+
+class OutboxEmail(Base, Timestamped):
+    """An email a process sends: recorded before the SMTP conversation, kept forever."""
+
+    __tablename__ = "email_outbox"
+    __table_args__ = (Index("ix_email_outbox_related", "related_type", "related_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
+    purpose: Mapped[str] = mapped_column(String(120))
+    template: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(320), index=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(300))
+    related_type: Mapped[str | None] = mapped_column(String(32))
+    related_id: Mapped[int | None]
+    workflow_id: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    """pending → sent; 'sending' while an SMTP conversation is under way."""
+    attempts: Mapped[int] = mapped_column(default=0)
+    attempted_at: Mapped[datetime | None]
+    """When the last SMTP conversation began: a later attempt waits until it cannot be alive."""
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]

@@ -1,0 +1,102 @@
+"""The policies in force: built-in defaults, overridden by the TOML file CRMFLOW_POLICY_FILE.
+
+One table per process; durations are ISO 8601 strings ("P5D", "PT2S")::
+
+    [quote_approval]
+    approval_timeout = "P5D"
+    on_timeout = "escalate"
+
+A process takes the policy in force when it starts, in its input, and keeps it: editing the
+file changes the processes started afterwards, never the running ones. The file is read
+again whenever it changes, so no restart is needed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from workflows.lead_to_sale import LeadNurturingPolicy
+from workflows.quote_approval import QuoteApprovalPolicy
+
+
+@dataclass
+class Policies:
+    lead_nurturing: LeadNurturingPolicy = field(default_factory=LeadNurturingPolicy)
+    quote_approval: QuoteApprovalPolicy = field(default_factory=QuoteApprovalPolicy)
+
+
+class PolicyError(ValueError):
+    """The policy file cannot be used; the message names the table and key."""
+
+
+def parse_policies(text: str, source: str = "policy file") -> Policies:
+    try:
+        tables = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise PolicyError(f"{source}: not valid TOML: {error}") from error
+    sections = {f.name: f.type for f in dataclasses.fields(Policies)}
+    chosen: dict[str, Any] = {}
+    for name, values in tables.items():
+        if name not in sections:
+            raise PolicyError(f"{source}: unknown table [{name}]; known: {', '.join(sections)}")
+        if not isinstance(values, dict):
+            raise PolicyError(f"{source}: [{name}] must be a table")
+        policy_type = type(getattr(Policies(), name))
+        known = {f.name for f in dataclasses.fields(policy_type)}
+        for key in values:
+            if key not in known:
+                raise PolicyError(
+                    f"{source}: [{name}] has unknown key {key!r}; known: {', '.join(sorted(known))}"
+                )
+        try:
+            chosen[name] = TypeAdapter(policy_type).validate_python(values)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+            )
+            raise PolicyError(f"{source}: [{name}] {problems}") from error
+        _check_bounds(source, name, chosen[name])
+    return Policies(**chosen)
+
+
+def _check_bounds(source: str, table: str, policy: object) -> None:
+    for f in dataclasses.fields(policy):  # type: ignore[arg-type]
+        value = getattr(policy, f.name)
+        if hasattr(value, "total_seconds") and value.total_seconds() <= 0:
+            raise PolicyError(f"{source}: [{table}] {f.name} must be a positive duration")
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+            raise PolicyError(f"{source}: [{table}] {f.name} must not be negative")
+
+
+def policies_as_json(policies: Policies) -> dict[str, Any]:
+    """The policies as shown by ``GET /policies``: durations as ISO 8601 strings."""
+    return TypeAdapter(Policies).dump_python(policies, mode="json")
+
+
+class PolicyStore:
+    """The policies in force, re-read when the policy file changes."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._policies = Policies()
+        self.current()
+
+    def current(self) -> Policies:
+        if self.path is None:
+            return self._policies
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError as error:
+            raise PolicyError(f"policy file {self.path} does not exist") from error
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if stamp != self._stamp:
+            self._policies = parse_policies(self.path.read_text(), str(self.path))
+            self._stamp = stamp
+        return self._policies

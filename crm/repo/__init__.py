@@ -1,0 +1,1 @@
+"""Persistence functions: each takes a keyword-only session and never commits (the caller does)."""

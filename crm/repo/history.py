@@ -1,0 +1,89 @@
+"""The status history: every status change of every business object, with who and why."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.errors import NotFound
+from crm.models import Invoice, Lead, Project, Quote, StatusChange, Task, Ticket
+from crm.models.base import utcnow
+
+TRACKED: dict[str, Any] = {
+    "lead": Lead,
+    "quote": Quote,
+    "project": Project,
+    "invoice": Invoice,
+    "ticket": Ticket,
+    "task": Task,
+}
+
+
+async def change_status(
+    *,
+    session: AsyncSession,
+    object_type: str,
+    object_id: int,
+    to_status: str,
+    actor: str,
+    reason: str | None = None,
+    actor_user_id: int | None = None,
+    workflow_id: str | None = None,
+    idempotency_key: str | None = None,
+    at: datetime | None = None,
+    holds_until: datetime | None = None,
+) -> StatusChange:
+    """Move the object to ``to_status`` and record the change; a repeated key changes nothing."""
+    if idempotency_key is not None:
+        done = await session.scalar(
+            select(StatusChange).where(StatusChange.idempotency_key == idempotency_key)
+        )
+        if done is not None:
+            return done
+    model = TRACKED[object_type]
+    row = await session.get(model, object_id, with_for_update=True)
+    if row is None:
+        raise NotFound(object_type, object_id)
+    change = StatusChange(
+        object_type=object_type,
+        object_id=object_id,
+        from_status=row.status,
+        to_status=to_status,
+        actor=actor,
+        actor_user_id=actor_user_id,
+        reason=reason,
+        workflow_id=workflow_id,
+        idempotency_key=idempotency_key,
+        changed_at=at or utcnow(),
+    )
+    row.status = to_status
+    if isinstance(row, Quote):
+        _note_on_quote(row, change, holds_until)
+    elif isinstance(row, Lead):
+        row.status_reason = reason
+    session.add(change)
+    await session.flush()
+    return change
+
+
+async def history_of(
+    *, session: AsyncSession, object_type: str, object_id: int
+) -> list[StatusChange]:
+    return list(
+        await session.scalars(
+            select(StatusChange)
+            .where(StatusChange.object_type == object_type, StatusChange.object_id == object_id)
+            .order_by(StatusChange.id)
+        )
+    )
+
+
+def _note_on_quote(quote: Quote, change: StatusChange, holds_until: datetime | None) -> None:
+    if holds_until is not None:
+        quote.valid_until = holds_until
+    if change.to_status in ("validated", "rejected"):
+        quote.decided_by_id = change.actor_user_id
+        quote.decision_comment = change.reason

@@ -1,0 +1,146 @@
+"""Leads, what they do, who follows them, and the opportunity a qualified lead becomes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.errors import NotFound
+from crm.models import Account, Contact, Lead, LeadEvent, Task, Team, User
+from workflows.roles import Role
+
+ACTIVE_LEAD_STATUSES = ("new", "nurturing", "engaged", "qualified")
+
+
+async def create_lead(*, session: AsyncSession, **fields: object) -> Lead:
+    lead = Lead(**fields)
+    session.add(lead)
+    await session.flush()
+    lead.workflow_id = f"lead-{lead.id}"
+    return lead
+
+
+async def get_lead(*, session: AsyncSession, lead_id: int) -> Lead:
+    lead = await session.get(Lead, lead_id)
+    if lead is None:
+        raise NotFound("lead", lead_id)
+    return lead
+
+
+async def list_leads(
+    *,
+    session: AsyncSession,
+    status: str | None = None,
+    owner_id: int | None = None,
+    team_id: int | None = None,
+    email: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Lead]:
+    query = select(Lead)
+    if status:
+        query = query.where(Lead.status == status)
+    if owner_id is not None:
+        query = query.where(Lead.owner_id == owner_id)
+    if team_id is not None:
+        query = query.where(Lead.team_id == team_id)
+    if email:
+        query = query.where(Lead.email == email)
+    return list(await session.scalars(query.order_by(Lead.id.desc()).limit(limit).offset(offset)))
+
+
+async def add_event(
+    *,
+    session: AsyncSession,
+    lead: Lead,
+    type: str,
+    content: str | None,
+    recorded_by_id: int | None,
+) -> LeadEvent:
+    event = LeadEvent(lead_id=lead.id, type=type, content=content, recorded_by_id=recorded_by_id)
+    session.add(event)
+    if type == "unsubscribed":
+        lead.unsubscribed = True
+    await session.flush()
+    return event
+
+
+async def assign_sales_rep(
+    *, session: AsyncSession, lead_id: int, rule: Literal["round_robin", "least_loaded"]
+) -> User | None:
+    """The lead's owner; if it has none, the next active rep of its team by the rule.
+
+    Round-robin takes the team's reps in turn; least-loaded takes the rep with the fewest
+    open tasks and active leads. A lead without a team is spread over all active reps by
+    load. None when no active rep can take it.
+    """
+    lead = await session.get(Lead, lead_id, with_for_update=True)
+    if lead is None:
+        raise NotFound("lead", lead_id)
+    if lead.owner_id is not None:
+        return await session.get(User, lead.owner_id)
+    reps_query = select(User).where(User.active, User.role == Role.SALES_REP.value)
+    if lead.team_id is not None:
+        reps_query = reps_query.where(User.team_id == lead.team_id)
+    reps = list(await session.scalars(reps_query.order_by(User.id)))
+    if not reps:
+        return None
+    if rule == "round_robin" and lead.team_id is not None:
+        team = await session.get(Team, lead.team_id, with_for_update=True)
+        assert team is not None
+        after = [r for r in reps if team.last_assigned_user_id is not None
+                 and r.id > team.last_assigned_user_id]
+        rep = after[0] if after else reps[0]
+        team.last_assigned_user_id = rep.id
+    else:
+        loads = await _loads(session=session, user_ids=[r.id for r in reps])
+        rep = min(reps, key=lambda r: (loads.get(r.id, 0), r.id))
+    lead.owner_id = rep.id
+    await session.flush()
+    return rep
+
+
+async def _loads(*, session: AsyncSession, user_ids: list[int]) -> dict[int, int]:
+    """Open tasks plus active leads, per user."""
+    loads: dict[int, int] = dict.fromkeys(user_ids, 0)
+    tasks = await session.execute(
+        select(Task.assignee_id, func.count(Task.id))
+        .where(Task.assignee_id.in_(user_ids), Task.status == "open")
+        .group_by(Task.assignee_id)
+    )
+    leads = await session.execute(
+        select(Lead.owner_id, func.count(Lead.id))
+        .where(Lead.owner_id.in_(user_ids), Lead.status.in_(ACTIVE_LEAD_STATUSES))
+        .group_by(Lead.owner_id)
+    )
+    for user_id, count in [*tasks.all(), *leads.all()]:
+        if user_id is not None:
+            loads[user_id] += count
+    return loads
+
+
+async def open_opportunity(
+    *, session: AsyncSession, lead_id: int, owner_id: int, need: str, budget: Decimal
+) -> Lead:
+    """A qualified lead becomes an opportunity: its account and contact exist from now on."""
+    lead = await session.get(Lead, lead_id, with_for_update=True)
+    if lead is None:
+        raise NotFound("lead", lead_id)
+    lead.need, lead.budget = need, budget
+    if lead.owner_id is None:
+        lead.owner_id = owner_id
+    if lead.account_id is None:
+        account = Account(name=lead.company or lead.name, owner_id=lead.owner_id,
+                          team_id=lead.team_id, billing_email=lead.email)
+        session.add(account)
+        await session.flush()
+        contact = Contact(account_id=account.id, name=lead.name, email=lead.email,
+                          phone=lead.phone)
+        session.add(contact)
+        await session.flush()
+        lead.account_id, lead.contact_id = account.id, contact.id
+    await session.flush()
+    return lead

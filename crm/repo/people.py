@@ -1,0 +1,96 @@
+"""Users, teams and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.errors import Conflict, NotFound
+from crm.models import ApiToken, Team, User, UserSkill
+from workflows.roles import Role
+
+TOKEN_PREFIX = "crm_"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def get_or_create_team(*, session: AsyncSession, name: str) -> Team:
+    team = await session.scalar(select(Team).where(Team.name == name))
+    if team is None:
+        team = Team(name=name)
+        session.add(team)
+        await session.flush()
+    return team
+
+
+async def create_user(
+    *,
+    session: AsyncSession,
+    name: str,
+    email: str,
+    role: Role,
+    team: str | None = None,
+    skills: list[str] | None = None,
+) -> User:
+    if await session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict(f"a user with email {email} already exists")
+    team_row = await get_or_create_team(session=session, name=team) if team else None
+    user = User(
+        name=name,
+        email=email,
+        role=role.value,
+        team_id=team_row.id if team_row else None,
+        skills=[UserSkill(skill=s) for s in skills or []],
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def issue_token(*, session: AsyncSession, user: User, label: str | None = None) -> str:
+    """A new bearer token for the user; only its hash is stored, so show it now or never."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), label=label))
+    await session.flush()
+    return token
+
+
+async def user_by_token(*, session: AsyncSession, token: str) -> User | None:
+    """The active user the token belongs to, or None."""
+    row = await session.scalar(
+        select(ApiToken).where(
+            ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None)
+        )
+    )
+    if row is None or not row.user.active:
+        return None
+    return row.user
+
+
+async def get_user(*, session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("user", user_id)
+    return user
+
+
+async def get_user_by_email(*, session: AsyncSession, email: str) -> User:
+    user = await session.scalar(select(User).where(User.email == email))
+    if user is None:
+        raise NotFound("user", email)
+    return user
+
+
+async def active_users(
+    *, session: AsyncSession, roles: list[Role], team_id: int | None = None
+) -> list[User]:
+    """Active users holding one of the roles, of the team when one is given, by id."""
+    query = select(User).where(User.active, User.role.in_([r.value for r in roles]))
+    if team_id is not None:
+        query = query.where(User.team_id == team_id)
+    return list(await session.scalars(query.order_by(User.id)))

@@ -1,0 +1,84 @@
+"""crmflow's one settings object, read from the environment (prefix ``CRMFLOW_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set without touching code."""
+
+    model_config = SettingsConfigDict(env_prefix="CRMFLOW_", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Path(".crmflow")
+
+    # CRM database: SQLite file under data_dir unless set.
+    database_url: str = ""
+
+    # Temporal: a local dev server by default; a cluster or Temporal Cloud in production.
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "crmflow"
+    temporal_tls: bool = False
+    temporal_tls_client_cert: Path | None = None
+    temporal_tls_client_key: Path | None = None
+    temporal_tls_server_ca: Path | None = None
+    temporal_tls_server_name: str | None = None
+    temporal_api_key: SecretStr | None = None
+    temporal_ui_port: int | None = None
+
+    # Email: the dev stack's local mail sink by default.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_timeout_seconds: float = 30.0
+    mail_from: str = "crmflow <crm@crmflow.localhost>"
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_metrics_port: int | None = None
+    worker_metrics_port: int | None = None
+
+    policy_file: Path | None = None
+
+    log_format: Literal["auto", "console", "json"] = "auto"
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _defaults_and_production_rules(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'crm.db'}"
+        if self.environment == "production":
+            refused = []
+            if self.database_url.startswith("sqlite"):
+                refused.append("CRMFLOW_DATABASE_URL must name a PostgreSQL database")
+            if self.smtp_host in ("127.0.0.1", "localhost") and self.smtp_port == 1025:
+                refused.append("CRMFLOW_SMTP_HOST/PORT must name a real mail server")
+            if refused:
+                raise ValueError("refused in production: " + "; ".join(refused))
+        return self
+
+    @property
+    def temporal_ui_url(self) -> str:
+        host, _, port = self.temporal_address.rpartition(":")
+        ui_port = self.temporal_ui_port or int(port) + 1000
+        return f"http://{host}:{ui_port}"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The settings of this process, read once."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""crmflow's entry points: the ``crmflow`` command and the embedded dev stack."""

@@ -1,0 +1,120 @@
+"""The ``crmflow`` command: the dev stack, the worker, the API, migrations, users."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from crm.logs import configure_logging
+from crm.settings import Settings
+from workflows.roles import Role
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="crmflow", description="Customer processes as durable Temporal workflows."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("dev", help="run the whole stack locally (Temporal, worker, API, mail)")
+    commands.add_parser("worker", help="run a worker (production)")
+    commands.add_parser("api", help="run the HTTP API (production)")
+    commands.add_parser("migrate", help="bring the CRM database to the newest schema")
+    users = commands.add_parser("users", help="manage users and their API tokens")
+    user_commands = users.add_subparsers(dest="users_command", required=True)
+    create = user_commands.add_parser("create", help="create a user; prints their API token")
+    create.add_argument("--name", required=True)
+    create.add_argument("--email", required=True)
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--team", help="team name (created if new)")
+    create.add_argument("--skill", action="append", default=[], help="repeatable")
+    token = user_commands.add_parser("token", help="issue another API token for a user")
+    token.add_argument("--email", required=True)
+
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings()
+    except ValueError as error:
+        print(f"crmflow: invalid settings: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_format, settings.log_level)
+    try:
+        return asyncio.run(_run(args, settings))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from crm.errors import CrmError
+
+    try:
+        return await _dispatch(args, settings)
+    except CrmError as error:
+        print(f"crmflow: {error.detail}", file=sys.stderr)
+        return 1
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "dev":
+        from crmflow.dev_stack import StackError, run_dev_stack
+
+        try:
+            await run_dev_stack(settings)
+        except StackError as error:
+            print(f"crmflow: {error}", file=sys.stderr)
+            return 1
+    elif args.command == "worker":
+        from worker.main import run_worker
+
+        await run_worker(settings)
+    elif args.command == "api":
+        await _serve_api(settings)
+    elif args.command == "migrate":
+        from crm.migrate import upgrade_to_head
+
+        await upgrade_to_head(settings.database_url)
+        print("CRM database is at the newest schema", file=sys.stderr)
+    elif args.users_command == "create":
+        await _create_user(args, settings)
+    else:
+        await _new_token(args, settings)
+    return 0
+
+
+async def _serve_api(settings: Settings) -> None:
+    import uvicorn
+
+    from api.app import create_app
+    from api.metrics import serve_metrics
+
+    if settings.api_metrics_port is not None:
+        serve_metrics(settings.api_metrics_port)
+    config = uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
+                            log_config=None, access_log=False, proxy_headers=True)
+    await uvicorn.Server(config).serve()
+
+
+async def _create_user(args: argparse.Namespace, settings: Settings) -> None:
+    from crm import db
+    from crm.repo import people
+
+    engine = db.create_engine(settings.database_url)
+    async with db.unit_of_work(db.create_sessions(engine)) as session:
+        user = await people.create_user(session=session, name=args.name, email=args.email,
+                                        role=Role(args.role), team=args.team, skills=args.skill)
+        token = await people.issue_token(session=session, user=user, label="cli")
+    await engine.dispose()
+    print(f"created user {user.id} {user.email} ({user.role}); API token:", file=sys.stderr)
+    print(token)
+
+
+async def _new_token(args: argparse.Namespace, settings: Settings) -> None:
+    from crm import db
+    from crm.repo import people
+
+    engine = db.create_engine(settings.database_url)
+    async with db.unit_of_work(db.create_sessions(engine)) as session:
+        user = await people.get_user_by_email(session=session, email=args.email)
+        token = await people.issue_token(session=session, user=user, label="cli")
+    await engine.dispose()
+    print(token)

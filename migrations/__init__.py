@@ -1,0 +1,1 @@
+"""Alembic migrations of the CRM database (run with ``crmflow migrate``)."""

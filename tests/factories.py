@@ -1,0 +1,91 @@
+"""Rows the tests start from, made with the same repository functions the API uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from crm import db
+from crm.models import Lead, Quote, User
+from crm.repo import leads, people, quotes
+from workflows.roles import Role
+
+
+@dataclass
+class SalesTeam:
+    rep: User
+    other_rep: User
+    manager: User
+    other_manager: User
+    foreign_manager: User
+    """A manager of another team."""
+    admin: User
+
+
+async def sales_team(sessions: db.Sessions) -> SalesTeam:
+    async with db.unit_of_work(sessions) as session:
+
+        async def user(name: str, role: Role, team: str | None = "Sales") -> User:
+            return await people.create_user(
+                session=session, name=name, email=f"{name.lower()}@crm.example", role=role,
+                team=team,
+            )
+
+        return SalesTeam(
+            rep=await user("Alice", Role.SALES_REP),
+            other_rep=await user("Bob", Role.SALES_REP),
+            manager=await user("Maria", Role.SALES_MANAGER),
+            other_manager=await user("Marc", Role.SALES_MANAGER),
+            foreign_manager=await user("Nora", Role.SALES_MANAGER, team="Nordics"),
+            admin=await user("Ada", Role.ADMIN, team=None),
+        )
+
+
+async def lead(sessions: db.Sessions, **fields: object) -> Lead:
+    values: dict[str, object] = {"name": "Jane Buyer", "email": "jane@acme.example",
+                                 "company": "Acme"}
+    values.update(fields)
+    async with db.unit_of_work(sessions) as session:
+        return await leads.create_lead(session=session, **values)
+
+
+async def qualified_lead(sessions: db.Sessions, owner: User, **fields: object) -> Lead:
+    row = await lead(sessions, team_id=owner.team_id, owner_id=owner.id, **fields)
+    async with db.unit_of_work(sessions) as session:
+        await leads.open_opportunity(session=session, lead_id=row.id, owner_id=owner.id,
+                                     need="a CRM", budget=Decimal("10000"))
+        row = await leads.get_lead(session=session, lead_id=row.id)
+        row.status = "qualified"
+    return row
+
+
+async def quote(
+    sessions: db.Sessions, lead_row: Lead, author: User, discount_pct: str = "10"
+) -> Quote:
+    async with db.unit_of_work(sessions) as session:
+        return await quotes.create_quote(
+            session=session,
+            lead_id=lead_row.id,
+            account_id=lead_row.account_id,
+            contact_id=lead_row.contact_id,
+            author=author,
+            lines=[quotes.LineInput("CRM licence", Decimal("10"), Decimal("100.00"))],
+            discount_pct=Decimal(discount_pct),
+            currency="EUR",
+        )
+
+
+async def tokens(sessions: db.Sessions, team: SalesTeam) -> dict[str, str]:
+    """An API token for each member of the team, and for the website (integration)."""
+    async with db.unit_of_work(sessions) as session:
+        website = await people.create_user(session=session, name="Website",
+                                           email="website@crm.example", role=Role.INTEGRATION)
+        accountant = await people.create_user(session=session, name="Carl",
+                                              email="carl@crm.example", role=Role.ACCOUNTANT)
+        members = {
+            "rep": team.rep, "other_rep": team.other_rep, "manager": team.manager,
+            "other_manager": team.other_manager, "foreign_manager": team.foreign_manager,
+            "admin": team.admin, "website": website, "accountant": accountant,
+        }
+        return {who: await people.issue_token(session=session, user=user)
+                for who, user in members.items()}

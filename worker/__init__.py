@@ -1,0 +1,1 @@
+"""The Temporal worker: crmflow's workflows and activities on one task queue."""

@@ -1,0 +1,80 @@
+"""Build and run the worker from explicit lists of workflows and activities."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import structlog
+from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import Worker
+
+from activities.crm_db import CrmActivities
+from activities.email import EmailActivities, SmtpMailer
+from crm import db
+from crm.settings import Settings
+from crm.temporal import connect
+from worker.interceptors import ActivityContext
+from workflows.lead_to_sale import LeadToSale
+from workflows.quote_approval import QuoteApproval
+
+log = structlog.get_logger(__name__)
+
+WORKFLOWS: Sequence[type] = (LeadToSale, QuoteApproval)
+
+
+def activities(sessions: db.Sessions, mailer: SmtpMailer) -> list[Callable[..., Any]]:
+    crm = CrmActivities(sessions)
+    email = EmailActivities(sessions, mailer)
+    return [
+        crm.record_status,
+        crm.create_task,
+        crm.find_people,
+        crm.assign_sales_rep,
+        crm.open_opportunity,
+        crm.create_sale,
+        email.send_email,
+    ]
+
+
+def build_worker(
+    client: Client, settings: Settings, sessions: db.Sessions, *, task_queue: str | None = None
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue or settings.temporal_task_queue,
+        workflows=list(WORKFLOWS),
+        activities=activities(sessions, SmtpMailer(settings)),
+        interceptors=[ActivityContext()],
+    )
+
+
+def runtime_for(settings: Settings) -> Runtime | None:
+    """A runtime exposing the SDK's Prometheus metrics when a port is set."""
+    if settings.worker_metrics_port is None:
+        return None
+    return Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address=f"0.0.0.0:{settings.worker_metrics_port}")
+        )
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM, then finish the tasks in hand and stop."""
+    client = await connect(settings, runtime=runtime_for(settings))
+    engine = db.create_engine(settings.database_url)
+    worker = build_worker(client, settings, db.create_sessions(engine))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker started", task_queue=settings.temporal_task_queue,
+             temporal=settings.temporal_address, namespace=settings.temporal_namespace)
+    async with worker:
+        await stop.wait()
+    await engine.dispose()
+    log.info("worker stopped")

@@ -1,0 +1,1 @@
+"""The business processes as Temporal workflows: pure, deterministic, light imports."""

@@ -1,0 +1,117 @@
+"""What the workflows ask of the outside world: activity names and their inputs and outputs.
+
+The activities in ``activities/`` implement these; keeping the contracts here lets workflow
+modules stay free of database and SMTP imports (the sandbox re-imports workflow modules).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+SEND_EMAIL = "send_email"
+RECORD_STATUS = "record_status"
+CREATE_TASK = "create_task"
+FIND_PEOPLE = "find_people"
+ASSIGN_SALES_REP = "assign_sales_rep"
+OPEN_OPPORTUNITY = "open_opportunity"
+CREATE_SALE = "create_sale"
+
+
+@dataclass
+class EmailToSend:
+    to: str
+    template: str
+    purpose: str
+    """Unique within the process: the outbox key is the workflow id plus this."""
+    context: dict[str, Any] = field(default_factory=dict)
+    related_type: str | None = None
+    related_id: int | None = None
+
+
+@dataclass
+class EmailOutcome:
+    status: Literal["sent", "already_sent", "refused"]
+    message_id: str
+    detail: str | None = None
+
+
+@dataclass
+class StatusToRecord:
+    object_type: str
+    object_id: int
+    to_status: str
+    reason: str
+    actor_user_id: int | None = None
+    """The person who decided; None when the process decided (a rule, a timeout)."""
+    holds_until: datetime | None = None
+    """When the new status runs out, where it does (a sent quote's validity)."""
+
+
+@dataclass
+class TaskToCreate:
+    kind: str
+    title: str
+    purpose: str
+    """Unique within the process: the task's idempotency key is the workflow id plus this."""
+    assignee_id: int | None
+    due_at: datetime | None = None
+    description: str | None = None
+    related_type: str | None = None
+    related_id: int | None = None
+
+
+@dataclass
+class CreatedTask:
+    task_id: int
+    assignee_id: int | None
+
+
+@dataclass
+class Person:
+    user_id: int
+    name: str
+    email: str
+
+
+@dataclass
+class PeopleToFind:
+    """Active users with one of the roles, of the team when one is given, bar one person."""
+
+    roles: list[str]
+    team_id: int | None = None
+    excluding_user_id: int | None = None
+
+
+@dataclass
+class RepToAssign:
+    lead_id: int
+    rule: Literal["round_robin", "least_loaded"]
+
+
+@dataclass
+class OpportunityToOpen:
+    lead_id: int
+    owner_id: int
+    need: str
+    budget: Decimal
+
+
+@dataclass
+class OpenedOpportunity:
+    account_id: int
+    contact_id: int
+    owner_id: int
+
+
+@dataclass
+class SaleToCreate:
+    quote_id: int
+
+
+@dataclass
+class CreatedSale:
+    sale_id: int
+    amount: Decimal

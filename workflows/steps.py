@@ -1,0 +1,129 @@
+"""Steps every process is made of: record a status, send an email, create a task, wait.
+
+Each one is a small coroutine a workflow awaits; together they keep the workflow modules
+reading like the process itself, and the Temporal UI timeline reading like the story
+(every activity and timer carries a summary).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+from workflows.contracts import (
+    CREATE_TASK,
+    RECORD_STATUS,
+    SEND_EMAIL,
+    CreatedTask,
+    EmailOutcome,
+    EmailToSend,
+    StatusToRecord,
+    TaskToCreate,
+)
+from workflows.search_attributes import CRM_STATUS
+
+DATABASE_WRITE = timedelta(seconds=30)
+SMTP_CONVERSATION = timedelta(minutes=2)
+EMAIL_HEARTBEAT = timedelta(seconds=15)
+"""The email activity heartbeats while it talks SMTP: a dead worker is noticed this fast."""
+RETRY_FOREVER_GENTLY = RetryPolicy(maximum_interval=timedelta(minutes=5))
+
+
+async def record_status(
+    object_type: str,
+    object_id: int,
+    to_status: str,
+    reason: str,
+    *,
+    by_user_id: int | None = None,
+    holds_until: datetime | None = None,
+) -> None:
+    """Write the status change to the CRM history and show it on the process (CrmStatus)."""
+    await workflow.execute_local_activity(
+        RECORD_STATUS,
+        StatusToRecord(object_type, object_id, to_status, reason, by_user_id, holds_until),
+        start_to_close_timeout=DATABASE_WRITE,
+        retry_policy=RETRY_FOREVER_GENTLY,
+        summary=f"{object_type} {object_id} → {to_status}: {reason}"[:200],
+    )
+    workflow.upsert_search_attributes([CRM_STATUS.value_set(to_status)])
+
+
+async def send_email(email: EmailToSend, summary: str) -> EmailOutcome:
+    """Send one email through the outbox: exactly once per purpose, however often retried."""
+    return await workflow.execute_activity(
+        SEND_EMAIL,
+        email,
+        result_type=EmailOutcome,
+        start_to_close_timeout=SMTP_CONVERSATION,
+        heartbeat_timeout=EMAIL_HEARTBEAT,
+        retry_policy=RETRY_FOREVER_GENTLY,
+        summary=summary[:200],
+    )
+
+
+async def create_task(task: TaskToCreate) -> CreatedTask:
+    """Create a task for a person (once per purpose)."""
+    return await workflow.execute_local_activity(
+        CREATE_TASK,
+        task,
+        result_type=CreatedTask,
+        start_to_close_timeout=DATABASE_WRITE,
+        retry_policy=RETRY_FOREVER_GENTLY,
+        summary=f"Create task: {task.title}"[:200],
+    )
+
+
+async def wait_until(done: Callable[[], bool], timeout: timedelta, summary: str) -> bool:
+    """Wait until ``done()`` holds or the timeout passes; True when it holds."""
+    try:
+        await workflow.wait_condition(done, timeout=timeout, timeout_summary=summary[:200])
+    except TimeoutError:
+        return done()
+    return True
+
+
+async def wait_with_reminders(
+    done: Callable[[], bool],
+    *,
+    timeout: timedelta,
+    remind_every: timedelta | None,
+    remind: Callable[[int], Awaitable[None]],
+    summary: str,
+) -> bool:
+    """Wait until ``done()`` or the timeout; meanwhile call ``remind(n)`` every period.
+
+    True when it was done in time. The n-th reminder goes out n periods after the start,
+    as long as the timeout has not been reached by then.
+    """
+    deadline = workflow.now() + timeout
+    reminders = 0
+    while True:
+        remaining = deadline - workflow.now()
+        if remaining <= timedelta(0):
+            return done()
+        period = min(remaining, remind_every) if remind_every else remaining
+        if await wait_until(done, period, summary):
+            return True
+        if remind_every and deadline - workflow.now() > timedelta(0):
+            reminders += 1
+            await remind(reminders)
+
+
+def plain(number: Decimal) -> str:
+    """A number as people write it: 25 rather than 25.00, 2.5 rather than 2.500."""
+    return f"{number.normalize():f}"
+
+
+def describe(duration: timedelta) -> str:
+    """A duration as people say it: '5 days', '2 hours', '90 seconds'."""
+    seconds = int(duration.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
