@@ -1,0 +1,41 @@
+"""Recorded histories replay against today's workflow code: a change that would break a
+running process fails here. Refresh with ``python -m tests.histories.record``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
+
+from tests.workflows.unguarded_change import QuoteApprovalThatWaitsFirst
+from worker.main import WORKFLOWS
+
+HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+RECORDED = sorted(HISTORIES.glob("*/*.json"))
+
+
+def load(path: Path) -> WorkflowHistory:
+    return WorkflowHistory.from_json(f"{path.parent.name}/{path.stem}", path.read_text())
+
+
+def test_every_workflow_has_recorded_histories() -> None:
+    recorded = {path.parent.name for path in RECORDED}
+    assert {w.__name__ for w in WORKFLOWS} <= recorded
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=lambda p: f"{p.parent.name}/{p.stem}")
+async def test_recorded_history_replays(path: Path) -> None:
+    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(load(path))
+
+
+async def test_an_unguarded_change_is_caught() -> None:
+    replayer = Replayer(workflows=[QuoteApprovalThatWaitsFirst],
+                        data_converter=pydantic_data_converter)
+    path = next(p for p in RECORDED if p.parent.name == "QuoteApproval")
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(load(path))
