@@ -24,6 +24,8 @@ from workflows.lead_to_sale import QUOTE_OUTCOMES, LeadToSale, QuoteProgress
 from workflows.refusals import MISSING_INFORMATION, NOT_ALLOWED, WRONG_STATUS, refuse
 from workflows.roles import Role
 
+TELL_AUTHOR_THE_OUTCOME = "tell-author-the-outcome"
+"""Patch id: processes started before 2026-11-23 never emailed the author the outcome."""
 AWAITING_DECISION = ("pending_approval", "escalated")
 FINAL = QUOTE_OUTCOMES
 MAY_SEND = (Role.SALES_REP, Role.SALES_MANAGER, Role.ADMIN)
@@ -122,7 +124,8 @@ class QuoteApproval:
     A rejected quote goes back to its author, who may change it and submit it again (a new
     run). Only a validated quote can be sent; it must be sent within ``quote_validity``, and
     the customer then has ``quote_validity`` to accept (won: a sale is created and the lead's
-    process learns it) or decline (lost); silence makes it expired.
+    process learns it) or decline (lost); silence makes it expired. The author hears the
+    outcome by email.
     """
 
     @workflow.init
@@ -148,6 +151,10 @@ class QuoteApproval:
             await self._seek_approval()
         if self.state.status == "validated":
             await self._offer_to_customer()
+            if workflow.patched(TELL_AUTHOR_THE_OUTCOME):
+                await self._email(self.quote.author, "quote_outcome", purpose="outcome",
+                                  summary=f"Tell {self.quote.author.name} the quote is "
+                                          f"{self.state.status}", outcome=self.state.status)
         await self._tell_lead()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return QuoteResult(self.state.status, self.state.sale_id)

@@ -88,6 +88,8 @@ async def test_small_discount_is_validated_at_once_then_won_creates_a_sale(
         assert lead is not None and lead.status == "won"
     assert [s for s, _ in await statuses(h, quote_id)] == ["validated", "sent", "won"]
     assert h.mail.to("maria@crm.example") == []  # no approval asked
+    [outcome] = h.mail.to("alice@crm.example")
+    assert (outcome.purpose, outcome.subject) == ("submission_1:outcome", "Quote 1 for Acme: won")
 
 
 async def test_big_discount_waits_for_a_manager_who_approves(harness: Harness) -> None:
@@ -257,3 +259,5 @@ async def test_customer_declines(harness: Harness) -> None:
     )
     assert state.status == "lost"
     assert (await statuses(h, quote_id))[-1] == ("lost", "too expensive")
+    await handle.result()
+    assert [m.subject for m in h.mail.to("alice@crm.example")] == ["Quote 1 for Acme: lost"]
