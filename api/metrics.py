@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from wsgiref.simple_server import WSGIServer
 
 import structlog
 from fastapi import FastAPI, Request, Response
@@ -22,8 +23,10 @@ LATENCY = Histogram(
 log = structlog.get_logger("api.request")
 
 
-def serve_metrics(port: int) -> None:
-    start_http_server(port, registry=REGISTRY)
+def serve_metrics(port: int) -> WSGIServer:
+    """Serve /metrics on its own port, in a thread; ``shutdown()`` the result to stop it."""
+    server, _thread = start_http_server(port, registry=REGISTRY)
+    return server
 
 
 def install(app: FastAPI) -> None:

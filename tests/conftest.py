@@ -16,10 +16,12 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from google.protobuf.duration_pb2 import Duration
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -147,6 +149,17 @@ async def register_search_attributes(client: Client) -> None:
             },
         )
     )
+
+
+async def fresh_namespace(dev_server: WorkflowEnvironment) -> str:
+    """A namespace of its own on the shared dev server (usable at once)."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    await dev_server.client.workflow_service.register_namespace(
+        RegisterNamespaceRequest(
+            namespace=name, workflow_execution_retention_period=Duration(seconds=86400)
+        )
+    )
+    return name
 
 
 @pytest.fixture

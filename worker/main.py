@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -24,6 +25,8 @@ from workflows.quote_approval import QuoteApproval
 log = structlog.get_logger(__name__)
 
 WORKFLOWS: Sequence[type] = (LeadToSale, QuoteApproval)
+GRACEFUL_SHUTDOWN = timedelta(seconds=30)
+"""On SIGTERM, activities in hand get this long to finish before they are cancelled."""
 
 
 def activities(sessions: db.Sessions, mailer: SmtpMailer) -> list[Callable[..., Any]]:
@@ -49,6 +52,7 @@ def build_worker(
         workflows=list(WORKFLOWS),
         activities=activities(sessions, SmtpMailer(settings)),
         interceptors=[ActivityContext()],
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 
 

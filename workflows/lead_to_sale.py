@@ -420,8 +420,13 @@ class LeadToSale:
 
     def _waiting_for(self, what: str) -> None:
         self.state.waiting_for = what
+        self._show()
+
+    def _show(self, outcome: str | None = None) -> None:
+        """What the Temporal UI says this process is doing now."""
         workflow.set_current_details(
-            f"Lead {self.lead.name} ({self.state.status}): waiting for {what}"
+            f"Lead {self.lead.name}: {self.state.status} ({outcome})" if outcome else
+            f"Lead {self.lead.name} ({self.state.status}): waiting for {self.state.waiting_for}"
         )
 
     async def _move_to(self, status: str, reason: str, *, by_user_id: int | None = None) -> None:
@@ -429,4 +434,6 @@ class LeadToSale:
         self.state.status = status
         if self._closed:
             self.state.waiting_for = ""
-            workflow.set_current_details(f"Lead {self.lead.name}: {status} ({reason})")
+            self._show(outcome=reason)
+        elif self.state.waiting_for:
+            self._show()

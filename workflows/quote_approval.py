@@ -207,7 +207,9 @@ class QuoteApproval:
                 approver,
                 kind,
                 purpose=f"{stage}:{kind}:{reminder}:{approver.user_id}",
-                summary=f"{'Remind' if reminder else 'Ask'} {approver.name} to decide",
+                summary=(f"Reminder {reminder} to {approver.name}" if reminder else
+                         f"Ask {approver.name} to approve the "
+                         f"{steps.plain(self.quote.discount_pct)} % discount"),
                 reminder=reminder,
                 escalated=stage == "escalated",
             )
@@ -396,9 +398,14 @@ class QuoteApproval:
 
     def _waiting_for(self, what: str) -> None:
         self.state.waiting_for = what
+        self._show()
+
+    def _show(self, outcome: str | None = None) -> None:
+        """What the Temporal UI says this process is doing now."""
+        about = f"Quote {self.quote.quote_id} for {self.quote.customer}"
         workflow.set_current_details(
-            f"Quote {self.quote.quote_id} for {self.quote.customer} ({self.state.status}): "
-            f"waiting for {what}"
+            f"{about}: {self.state.status} ({outcome})" if outcome else
+            f"{about} ({self.state.status}): waiting for {self.state.waiting_for}"
         )
 
     async def _move_to(
@@ -416,6 +423,6 @@ class QuoteApproval:
         self.state.status = status
         if status in FINAL:
             self.state.waiting_for = ""
-            workflow.set_current_details(
-                f"Quote {self.quote.quote_id} for {self.quote.customer}: {status} ({reason})"
-            )
+            self._show(outcome=reason)
+        elif self.state.waiting_for:
+            self._show()

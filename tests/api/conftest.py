@@ -7,7 +7,6 @@ PostgreSQL.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from google.protobuf.duration_pb2 import Duration
-from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -26,7 +23,7 @@ from crm.settings import Settings
 from crm.temporal import connect
 from crmflow.mail_sink import MailSink
 from tests import factories
-from tests.conftest import register_search_attributes
+from tests.conftest import fresh_namespace, register_search_attributes
 from worker.main import build_worker
 
 
@@ -44,16 +41,6 @@ class Api:
 
     async def call(self, method: str, url: str, who: str, **kwargs: Any) -> httpx.Response:
         return await self.http.request(method, url, headers=self.auth(who), **kwargs)
-
-
-async def fresh_namespace(dev_server: WorkflowEnvironment) -> str:
-    name = f"test-{uuid.uuid4().hex[:12]}"
-    await dev_server.client.workflow_service.register_namespace(
-        RegisterNamespaceRequest(
-            namespace=name, workflow_execution_retention_period=Duration(seconds=86400)
-        )
-    )
-    return name
 
 
 @pytest.fixture

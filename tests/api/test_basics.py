@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
+
+from api.metrics import serve_metrics
 from tests.api.conftest import Api
+from tests.conftest import free_port
 from tests.waiting import eventually
 
 
@@ -97,3 +101,24 @@ async def _outbox(api: Api) -> list[dict[str, object]]:
     response = await api.call("GET", "/emails", "admin")
     assert response.status_code == 200
     return [e for e in response.json() if e["status"] == "sent"]
+
+
+async def test_request_metrics_are_served_on_their_own_port(api: Api) -> None:
+    port = free_port()
+    server = serve_metrics(port)
+    try:
+        await api.http.get("/health")
+        await api.call("GET", "/leads/12345", "rep")
+        async with httpx.AsyncClient() as client:
+            text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    finally:
+        server.shutdown()
+    assert 'crmflow_api_requests_total{method="GET",route="/health",status="200"}' in text
+    assert 'route="/leads/{lead_id}",status="404"' in text
+    assert "crmflow_api_request_duration_seconds_bucket" in text
+
+
+async def test_every_answer_carries_a_request_id(api: Api) -> None:
+    response = await api.http.get("/health", headers={"x-request-id": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+    assert len((await api.http.get("/health")).headers["x-request-id"]) == 32
