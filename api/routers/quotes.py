@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from api import processes
 from api.deps import PoliciesDep, SalesUser, SessionDep, StateDep, TemporalDep, requires
@@ -165,14 +164,8 @@ async def list_quotes(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Any:
-    query = select(Quote)
-    if status:
-        query = query.where(Quote.status == status)
-    if lead_id is not None:
-        query = query.where(Quote.lead_id == lead_id)
-    if author_id is not None:
-        query = query.where(Quote.author_id == author_id)
-    rows = await session.scalars(query.order_by(Quote.id.desc()).limit(limit).offset(offset))
+    rows = await quotes.list_quotes(session=session, status=status, lead_id=lead_id,
+                                    author_id=author_id, limit=limit, offset=offset)
     return [await view(session, q) for q in rows]
 
 

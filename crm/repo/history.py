@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.errors import NotFound
 from crm.models import Invoice, Lead, Project, Quote, StatusChange, Task, Ticket
 from crm.models.base import utcnow
+from crm.repo.query import by_idempotency_key
 
 TRACKED: dict[str, Any] = {
     "lead": Lead,
@@ -38,9 +39,7 @@ async def change_status(
 ) -> StatusChange:
     """Move the object to ``to_status`` and record the change; a repeated key changes nothing."""
     if idempotency_key is not None:
-        done = await session.scalar(
-            select(StatusChange).where(StatusChange.idempotency_key == idempotency_key)
-        )
+        done = await by_idempotency_key(session, StatusChange, idempotency_key)
         if done is not None:
             return done
     model = TRACKED[object_type]

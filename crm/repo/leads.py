@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.errors import NotFound
 from crm.models import Account, Contact, Lead, LeadEvent, Task, Team, User
+from crm.repo.query import where_given
 from workflows.roles import Role
 
 ACTIVE_LEAD_STATUSES = ("new", "nurturing", "engaged", "qualified")
@@ -40,15 +41,9 @@ async def list_leads(
     limit: int = 50,
     offset: int = 0,
 ) -> list[Lead]:
-    query = select(Lead)
-    if status:
-        query = query.where(Lead.status == status)
-    if owner_id is not None:
-        query = query.where(Lead.owner_id == owner_id)
-    if team_id is not None:
-        query = query.where(Lead.team_id == team_id)
-    if email:
-        query = query.where(Lead.email == email)
+    query = where_given(select(Lead), {
+        Lead.status: status, Lead.owner_id: owner_id, Lead.team_id: team_id, Lead.email: email
+    })
     return list(await session.scalars(query.order_by(Lead.id.desc()).limit(limit).offset(offset)))
 
 

@@ -8,12 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.models import OutboxEmail
 from crm.models.base import utcnow
+from crm.repo.query import by_idempotency_key, where_given
 
 
 async def find(*, session: AsyncSession, idempotency_key: str) -> OutboxEmail | None:
-    return await session.scalar(
-        select(OutboxEmail).where(OutboxEmail.idempotency_key == idempotency_key)
-    )
+    return await by_idempotency_key(session, OutboxEmail, idempotency_key)
 
 
 async def reserve(*, session: AsyncSession, email: OutboxEmail) -> OutboxEmail:
@@ -55,14 +54,9 @@ async def list_emails(
     limit: int = 100,
     offset: int = 0,
 ) -> list[OutboxEmail]:
-    query = select(OutboxEmail)
-    if recipient:
-        query = query.where(OutboxEmail.recipient == recipient)
-    if related_type:
-        query = query.where(OutboxEmail.related_type == related_type)
-    if related_id is not None:
-        query = query.where(OutboxEmail.related_id == related_id)
-    if purpose:
-        query = query.where(OutboxEmail.purpose == purpose)
+    query = where_given(select(OutboxEmail), {
+        OutboxEmail.recipient: recipient, OutboxEmail.related_type: related_type,
+        OutboxEmail.related_id: related_id, OutboxEmail.purpose: purpose,
+    })
     query = query.order_by(OutboxEmail.id.desc()).limit(limit).offset(offset)
     return list(await session.scalars(query))

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.errors import NotFound
 from crm.models import Quote, QuoteLine, Sale, User
+from crm.repo.query import where_given
 from workflows.roles import Role
 
 CENT = Decimal("0.01")
@@ -88,6 +89,21 @@ async def get_quote(*, session: AsyncSession, quote_id: int) -> Quote:
     if quote is None:
         raise NotFound("quote", quote_id)
     return quote
+
+
+async def list_quotes(
+    *,
+    session: AsyncSession,
+    status: str | None = None,
+    lead_id: int | None = None,
+    author_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Quote]:
+    query = where_given(select(Quote), {
+        Quote.status: status, Quote.lead_id: lead_id, Quote.author_id: author_id
+    })
+    return list(await session.scalars(query.order_by(Quote.id.desc()).limit(limit).offset(offset)))
 
 
 async def awaiting_decision_of(*, session: AsyncSession, user: User) -> list[Quote]:

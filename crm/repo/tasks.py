@@ -11,6 +11,7 @@ from crm.errors import Conflict, NotFound
 from crm.models import Task
 from crm.models.base import utcnow
 from crm.repo.history import change_status
+from crm.repo.query import by_idempotency_key, where_given
 
 
 async def create_task(
@@ -28,7 +29,7 @@ async def create_task(
 ) -> Task:
     """A new open task; with an idempotency key, the task already made under it."""
     if idempotency_key is not None:
-        existing = await session.scalar(select(Task).where(Task.idempotency_key == idempotency_key))
+        existing = await by_idempotency_key(session, Task, idempotency_key)
         if existing is not None:
             return existing
     task = Task(
@@ -65,17 +66,10 @@ async def list_tasks(
     limit: int = 100,
     offset: int = 0,
 ) -> list[Task]:
-    query = select(Task)
-    if assignee_id is not None:
-        query = query.where(Task.assignee_id == assignee_id)
-    if status:
-        query = query.where(Task.status == status)
-    if kind:
-        query = query.where(Task.kind == kind)
-    if related_type:
-        query = query.where(Task.related_type == related_type)
-    if related_id is not None:
-        query = query.where(Task.related_id == related_id)
+    query = where_given(select(Task), {
+        Task.assignee_id: assignee_id, Task.status: status, Task.kind: kind,
+        Task.related_type: related_type, Task.related_id: related_id,
+    })
     query = query.order_by(Task.due_at.is_(None), Task.due_at, Task.id).limit(limit).offset(offset)
     return list(await session.scalars(query))
 

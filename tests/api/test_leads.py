@@ -194,3 +194,13 @@ async def test_events_after_the_process_ended_are_still_recorded(api: Api) -> No
                           json={"qualified": True, "need": "x", "budget": 1})
     assert late.status_code == 409
     assert late.json()["detail"] == f"lead {lead['id']} is disqualified: its process has ended"
+
+
+async def test_leads_are_listed_by_status_and_owner(api: Api) -> None:
+    mine = await create(api, "rep", email="mine@acme.example")
+    await create(api, "website", email="other@acme.example", team_id=None)
+    owned = (await api.call("GET", f"/leads?owner_id={api.team.rep.id}", "manager")).json()
+    assert [lead["id"] for lead in owned] == [mine["id"]]
+    by_email = (await api.call("GET", "/leads?email=other@acme.example", "rep")).json()
+    assert [lead["email"] for lead in by_email] == ["other@acme.example"]
+    assert len((await api.call("GET", "/leads?limit=1", "rep")).json()) == 1

@@ -182,3 +182,15 @@ async def test_new_policy_applies_to_new_submissions(api: Api, policy_file: Path
     body = (await api.call("POST", f"/quotes/{quote_id}/submit", "rep")).json()
     assert body["status"] == "pending_approval"
     assert body["history"][-1]["reason"] == "discount 10 % above the 5 % threshold"
+
+
+async def test_quotes_are_listed_by_status_and_lead(api: Api) -> None:
+    draft_id = await draft(api, "10")
+    submitted_id = await draft(api, "10")
+    await api.call("POST", f"/quotes/{submitted_id}/submit", "rep")
+    validated = (await api.call("GET", "/quotes?status=validated", "manager")).json()
+    assert [q["id"] for q in validated] == [submitted_id]
+    lead_id = (await quote_row(api, draft_id)).lead_id
+    of_lead = (await api.call("GET", f"/quotes?lead_id={lead_id}", "rep")).json()
+    assert [q["id"] for q in of_lead] == [draft_id]
+    assert len((await api.call("GET", "/quotes", "rep")).json()) == 2
