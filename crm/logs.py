@@ -50,7 +50,7 @@ def configure_logging(
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=SHARED_PROCESSORS, processors=[*final, renderer]
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -64,3 +64,16 @@ def configure_logging(
     for name in ("sqlalchemy.engine", "alembic.runtime.plugins", "mail.log"):
         logging.getLogger(name).setLevel(quiet)
 
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to ``sys.stderr`` as it is when a line is written, not when logging was set up
+    (so redirections made later, such as a test's capture, are followed)."""
+
+    @property
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass

@@ -6,16 +6,20 @@ on the server at CRMFLOW_TEST_POSTGRES_URL (default: the local server) and dropp
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import shutil
 import socket
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
+import structlog
 from google.protobuf.duration_pb2 import Duration
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -27,6 +31,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from crm import db
+from crm.logs import configure_logging
 from crm.migrate import upgrade_to_head
 from crm.models import Base
 from crmflow.mail_sink import MailSink, start_mail_sink
@@ -122,6 +127,26 @@ async def sessions(database_url: str) -> AsyncIterator[db.Sessions]:
     engine = db.create_engine(database_url)
     yield db.create_sessions(engine)
     await engine.dispose()
+
+
+# Logs --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def json_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """crmflow's logging as in production (JSON lines); call the result to read them."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    configure_logging("json", "INFO")
+
+    def read() -> list[dict[str, Any]]:
+        lines = capsys.readouterr().err.splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+    yield read
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()
 
 
 # Email -------------------------------------------------------------------------------

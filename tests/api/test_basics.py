@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -122,3 +123,12 @@ async def test_every_answer_carries_a_request_id(api: Api) -> None:
     response = await api.http.get("/health", headers={"x-request-id": "abc-123"})
     assert response.headers["x-request-id"] == "abc-123"
     assert len((await api.http.get("/health")).headers["x-request-id"]) == 32
+
+
+async def test_each_request_logs_one_line_with_its_request_id(api: Api, json_logs: Any) -> None:
+    await api.http.get("/health", headers={"x-request-id": "req-42"})
+    [line] = [e for e in json_logs() if e["event"] == "request"]
+    assert (line["request_id"], line["path"], line["status"], line["level"]) == (
+        "req-42", "/health", 200, "info"
+    )
+    assert "timestamp" in line and "ms" in line
