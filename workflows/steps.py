@@ -107,7 +107,11 @@ async def wait_with_reminders(
         if remaining <= timedelta(0):
             return done()
         period = min(remaining, remind_every) if remind_every else remaining
-        if await wait_until(done, period, summary):
+        if period < remaining:
+            step = f"{summary}: reminder {reminders + 1} in {describe(period)}"
+        else:
+            step = f"{summary}: {describe(period)} left"
+        if await wait_until(done, period, step):
             return True
         if remind_every and deadline - workflow.now() > timedelta(0):
             reminders += 1

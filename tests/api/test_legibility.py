@@ -69,7 +69,7 @@ async def test_a_quote_waiting_for_approval_says_so(api: Api) -> None:
         ("MARKER_RECORDED", "Find the sales managers who may approve"),
     ]
     assert ("ACTIVITY_TASK_SCHEDULED", "Ask Maria to approve the 30 % discount") in events
-    assert events[-1] == ("TIMER_STARTED", "Wait for approval (5 days)")
+    assert events[-1] == ("TIMER_STARTED", "Wait for approval (5 days): reminder 1 in 1 day")
     assert all(summary for _, summary in events), events
 
 

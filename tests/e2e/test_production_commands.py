@@ -1,0 +1,95 @@
+"""The production commands, each alone: `crmflow migrate`, `crmflow users create`,
+`crmflow api` (the worker alone runs in test_scale_out)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from tests.conftest import free_port, fresh_namespace
+from tests.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+
+
+def crmflow(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(Path(sys.executable).parent / "crmflow"), *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+async def env(dev_server: WorkflowEnvironment, tmp_path: Path) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CRMFLOW_")}
+    return {
+        **base,
+        "CRMFLOW_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'crm.db'}",
+        "CRMFLOW_TEMPORAL_ADDRESS": dev_server.client.service_client.config.target_host,
+        "CRMFLOW_TEMPORAL_NAMESPACE": await fresh_namespace(dev_server),
+        "CRMFLOW_API_PORT": str(free_port()),
+        "CRMFLOW_API_METRICS_PORT": str(free_port()),
+        "CRMFLOW_LOG_FORMAT": "json",
+    }
+
+
+@pytest.fixture
+def api(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    log = (tmp_path / "api.log").open("w")
+    process = subprocess.Popen([str(Path(sys.executable).parent / "crmflow"), "api"], env=env,
+                               stdout=log, stderr=subprocess.STDOUT)
+    yield f"http://127.0.0.1:{env['CRMFLOW_API_PORT']}"
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+async def test_migrate_and_create_users(env: dict[str, str]) -> None:
+    migrated = crmflow("migrate", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "newest schema" in migrated.stderr
+    assert crmflow("migrate", env=env).returncode == 0  # again: nothing to do
+
+    created = crmflow("users", "create", "--name", "Ops", "--email", "ops@x.example",
+                      "--role", "admin", env=env)
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.strip().startswith("crm_")
+    twice = crmflow("users", "create", "--name", "Ops", "--email", "ops@x.example",
+                    "--role", "admin", env=env)
+    assert twice.returncode == 1
+    assert "a user with email ops@x.example already exists" in twice.stderr
+
+
+async def test_the_api_alone_answers_health_tokens_and_metrics(
+    env: dict[str, str], api: str
+) -> None:
+    assert crmflow("migrate", env=env).returncode == 0
+    token = crmflow("users", "create", "--name", "Ops", "--email", "ops@x.example",
+                    "--role", "admin", env=env).stdout.strip()
+    health = await eventually(lambda: _get(f"{api}/health"), timeout=30)
+    assert health.json() == {"status": "ok", "database": "ok", "temporal": "ok"}
+    async with httpx.AsyncClient() as client:
+        me = await client.get(f"{api}/me", headers={"Authorization": f"Bearer {token}"})
+        metrics_port = env["CRMFLOW_API_METRICS_PORT"]
+        metrics = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+    assert me.json()["email"] == "ops@x.example"
+    assert 'crmflow_api_requests_total{method="GET",route="/me",status="200"} 1.0' in metrics
+
+
+def test_invalid_settings_are_refused_with_a_clear_message(env: dict[str, str]) -> None:
+    refused = crmflow("migrate", env={**env, "CRMFLOW_ENVIRONMENT": "production"})
+    assert refused.returncode == 2
+    assert "CRMFLOW_DATABASE_URL must name a PostgreSQL database" in refused.stderr
+
+
+async def _get(url: str) -> httpx.Response | None:
+    try:
+        async with httpx.AsyncClient() as client:
+            return await client.get(url, timeout=5)
+    except httpx.HTTPError:
+        return None
