@@ -140,7 +140,8 @@ async def signal(handle: WorkflowHandle[Any, Any], signal_name: Any, arg: Any = 
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             return False
-        raise _unavailable(error) from error
+        _raise_if_unavailable(error)
+        raise
     return True
 
 
@@ -153,7 +154,8 @@ async def update(call: Callable[[], Any], *, when_ended: Callable[[], CrmError])
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             raise when_ended() from error
-        raise _unavailable(error) from error
+        _raise_if_unavailable(error)
+        raise
     except WorkflowAlreadyStartedError as error:
         raise when_ended() from error
 
@@ -175,10 +177,11 @@ async def _temporal(call: Any) -> Any:
     try:
         return await call
     except RPCError as error:
-        raise _unavailable(error) from error
+        _raise_if_unavailable(error)
+        raise
 
 
-def _unavailable(error: RPCError) -> Exception:
+def _raise_if_unavailable(error: RPCError) -> None:
+    """Temporal down or too slow is a 503 (try again later), not a 500."""
     if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-        return ServiceUnavailable(f"Temporal does not answer: {error.message}")
-    return error
+        raise ServiceUnavailable(f"Temporal does not answer: {error.message}") from error

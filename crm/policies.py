@@ -40,14 +40,15 @@ def parse_policies(text: str, source: str = "policy file") -> Policies:
         tables = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise PolicyError(f"{source}: not valid TOML: {error}") from error
-    sections = {f.name: f.type for f in dataclasses.fields(Policies)}
+    defaults = Policies()
+    sections = [f.name for f in dataclasses.fields(defaults)]
     chosen: dict[str, Any] = {}
     for name, values in tables.items():
         if name not in sections:
             raise PolicyError(f"{source}: unknown table [{name}]; known: {', '.join(sections)}")
         if not isinstance(values, dict):
             raise PolicyError(f"{source}: [{name}] must be a table")
-        policy_type = type(getattr(Policies(), name))
+        policy_type = type(getattr(defaults, name))
         known = {f.name for f in dataclasses.fields(policy_type)}
         for key in values:
             if key not in known:

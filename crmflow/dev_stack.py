@@ -49,6 +49,13 @@ DEMO_USERS = [
 ]
 
 
+CLI_TYPE_NAMES = {
+    "TEXT": "Text", "KEYWORD": "Keyword", "INT": "Int", "DOUBLE": "Double", "BOOL": "Bool",
+    "DATETIME": "Datetime", "KEYWORD_LIST": "KeywordList",
+}
+"""The temporal CLI's names for the SDK's search-attribute types."""
+
+
 class StackError(RuntimeError):
     """The stack cannot start; the message says why and what to do."""
 
@@ -101,7 +108,7 @@ class TemporalDevServer:
             "--log-level", "warn",
         ]
         for key in search_attributes.ALL:
-            kind = "Keyword" if key.indexed_value_type.name == "KEYWORD" else "Double"
+            kind = CLI_TYPE_NAMES[key.indexed_value_type.name]
             command += ["--search-attribute", f"{key.name}={kind}"]
         log_file = (data / "temporal.log").open("ab")
         self.process = subprocess.Popen(

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, status
-from pydantic import BaseModel, EmailStr, Field, model_validator
+from pydantic import AliasChoices, BaseModel, EmailStr, Field, model_validator
 from sqlalchemy import select
 
 from api import processes
@@ -61,7 +61,7 @@ class LeadOut(Out):
     unsubscribed: bool
     account_id: int | None
     contact_id: int | None
-    process_id: str | None = Field(validation_alias="workflow_id")
+    process_id: str | None = Field(validation_alias=AliasChoices("workflow_id", "process_id"))
     created_at: datetime
 
 
@@ -106,7 +106,6 @@ async def _detail(session: SessionDep, lead: Lead) -> LeadDetail:
     changes = await history.history_of(session=session, object_type="lead", object_id=lead.id)
     return LeadDetail.model_validate({
         **LeadOut.model_validate(lead).model_dump(),
-        "workflow_id": lead.workflow_id,
         "events": lead.events,
         "emails": [EmailOut.model_validate(e) for e in reversed(emails)],
         "history": [StatusChangeOut.model_validate(c) for c in changes],
