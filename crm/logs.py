@@ -65,7 +65,6 @@ def configure_logging(
         logging.getLogger(name).setLevel(quiet)
 
 
-
 class _StderrHandler(logging.StreamHandler):
     """Writes to ``sys.stderr`` as it is when a line is written, not when logging was set up
     (so redirections made later, such as a test's capture, are followed)."""

@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import shutil
 import tempfile
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -28,22 +27,19 @@ from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from api.processes import quote_approval_input
 from crm import db
 from crm.migrate import upgrade_to_head
-from crm.models import Contact, User
-from crm.policies import Policies
-from crm.repo import quotes
+from crm.models import User
 from crm.settings import Settings
 from crmflow.mail_sink import start_mail_sink
 from tests import factories
 from tests.conftest import free_port, register_search_attributes
+from tests.workflows import starts
 from worker.main import build_worker
 from workflows.lead_to_sale import (
     ContentDownload,
     LeadNurturingPolicy,
     LeadToSale,
-    LeadToSaleInput,
     MarketingResponse,
     Qualification,
     QuoteProgress,
@@ -73,11 +69,7 @@ Scenario = Callable[[World], Awaitable[WorkflowHandle[Any, Any]]]
 
 async def start_lead(world: World, policy: LeadNurturingPolicy, **lead: Any) -> WorkflowHandle:
     row = await factories.lead(world.sessions, team_id=world.team.rep.team_id, **lead)
-    return await world.env.client.start_workflow(
-        LeadToSale.run,
-        LeadToSaleInput(row.id, row.name, row.email, row.team_id, row.owner_id, policy),
-        id=f"lead-{row.id}", task_queue=world.task_queue,
-    )
+    return await starts.start_lead(world.env.client, world.task_queue, row, policy)
 
 
 async def lead_won(world: World) -> WorkflowHandle:
@@ -120,19 +112,8 @@ async def lead_demo_then_disqualified(world: World) -> WorkflowHandle:
 
 
 async def start_quote(world: World, discount: str, policy: QuoteApprovalPolicy) -> WorkflowHandle:
-    lead = await factories.qualified_lead(world.sessions, world.team.rep,
-                                          email=f"{uuid.uuid4().hex[:8]}@acme.example")
-    quote = await factories.quote(world.sessions, lead, world.team.rep, discount_pct=discount)
-    async with db.unit_of_work(world.sessions) as session:
-        quote = await quotes.get_quote(session=session, quote_id=quote.id)
-        quote.submission = 1
-        contact = await session.get(Contact, quote.contact_id)
-        author = await session.get(User, world.team.rep.id)
-        assert contact is not None and author is not None
-        data = quote_approval_input(quote, author, "Acme", contact,
-                                    Policies(quote_approval=policy))
-    handle = await world.env.client.start_workflow(
-        QuoteApproval.run, data, id=f"quote-{quote.id}", task_queue=world.task_queue)
+    _, handle = await starts.submit_quote(world.env.client, world.task_queue, world.sessions,
+                                          world.team.rep, discount, policy)
     await handle.execute_update(QuoteApproval.submission_outcome)
     return handle
 

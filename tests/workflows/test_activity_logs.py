@@ -6,7 +6,7 @@ from typing import Any
 
 from tests import factories
 from tests.workflows.conftest import Harness
-from tests.workflows.test_quote_approval import submit
+from tests.workflows.starts import submit_quote
 from workflows.quote_approval import QuoteApproval, QuoteApprovalPolicy, QuoteSending
 
 
@@ -14,7 +14,8 @@ async def test_an_email_sent_by_a_process_is_logged_with_its_process(
     harness: Harness, json_logs: Any
 ) -> None:
     team = await factories.sales_team(harness.sessions)
-    quote_id, handle = await submit(harness, team, "5", QuoteApprovalPolicy())
+    quote_id, handle = await submit_quote(harness.env.client, harness.task_queue,
+                                          harness.sessions, team.rep, "5", QuoteApprovalPolicy())
     await handle.execute_update(QuoteApproval.submission_outcome)
     await handle.execute_update(QuoteApproval.send_to_customer,
                                 QuoteSending(team.rep.id, team.rep.role))

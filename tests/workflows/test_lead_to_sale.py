@@ -15,11 +15,11 @@ from crm.repo import history
 from tests import factories
 from tests.waiting import eventually
 from tests.workflows.conftest import Harness
+from tests.workflows.starts import start_lead
 from workflows.lead_to_sale import (
     ContentDownload,
     LeadNurturingPolicy,
     LeadToSale,
-    LeadToSaleInput,
     MarketingResponse,
     Qualification,
     QuoteProgress,
@@ -32,12 +32,7 @@ POLICY = LeadNurturingPolicy(
 
 
 async def start(h: Harness, lead: Lead, policy: LeadNurturingPolicy = POLICY) -> WorkflowHandle:
-    return await h.env.client.start_workflow(
-        LeadToSale.run,
-        LeadToSaleInput(lead.id, lead.name, lead.email, lead.team_id, lead.owner_id, policy),
-        id=f"lead-{lead.id}",
-        task_queue=h.task_queue,
-    )
+    return await start_lead(h.env.client, h.task_queue, lead, policy)
 
 
 def sent_to_lead(h: Harness) -> list[str]:

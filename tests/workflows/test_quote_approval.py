@@ -10,14 +10,13 @@ from sqlalchemy import select
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from api.processes import quote_approval_input
 from crm import db
-from crm.models import Contact, Lead, Sale, User
-from crm.policies import Policies
+from crm.models import Lead, Sale, User
 from crm.repo import history, quotes
 from tests import factories
 from tests.waiting import eventually
 from tests.workflows.conftest import Harness
+from tests.workflows.starts import submit_quote
 from workflows.quote_approval import (
     CustomerResponse,
     ManagerDecision,
@@ -30,20 +29,7 @@ from workflows.quote_approval import (
 async def submit(
     h: Harness, team: factories.SalesTeam, discount: str, policy: QuoteApprovalPolicy
 ) -> tuple[int, WorkflowHandle]:
-    lead = await factories.qualified_lead(h.sessions, team.rep)
-    quote = await factories.quote(h.sessions, lead, team.rep, discount_pct=discount)
-    async with db.unit_of_work(h.sessions) as session:
-        quote = await quotes.get_quote(session=session, quote_id=quote.id)
-        quote.submission = 1
-        contact = await session.get(Contact, quote.contact_id)
-        author = await session.get(User, team.rep.id)
-        assert contact and author
-        data = quote_approval_input(quote, author, "Acme", contact,
-                                    Policies(quote_approval=policy))
-    handle = await h.env.client.start_workflow(
-        QuoteApproval.run, data, id=f"quote-{quote.id}", task_queue=h.task_queue
-    )
-    return quote.id, handle
+    return await submit_quote(h.env.client, h.task_queue, h.sessions, team.rep, discount, policy)
 
 
 async def statuses(h: Harness, quote_id: int) -> list[tuple[str, str | None]]:
