@@ -55,7 +55,10 @@ class CrmActivities:
                 actor=f"user:{change.actor_user_id}" if change.actor_user_id else workflow_id,
                 actor_user_id=change.actor_user_id,
                 workflow_id=workflow_id,
-                idempotency_key=f"{workflow_id}/{info.workflow_run_id}/{info.activity_id}",
+                idempotency_key=(
+                    f"{workflow_id}:status:{change.event}" if change.event
+                    else f"{workflow_id}/{info.workflow_run_id}/{info.activity_id}"
+                ),
                 holds_until=change.holds_until,
             )
 

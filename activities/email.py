@@ -1,27 +1,46 @@
-"""Email: render a template, record it in the outbox, send it over SMTP, exactly once.
+"""Email: render a template, record it in the outbox, send it over SMTP, once per purpose.
 
 The outbox row, keyed by the workflow id and the email's purpose, is written before the SMTP
-conversation and marked sent right after the server accepts the message: a retried
-activity, or another worker after a crash, finds it sent and does not send it again. An
-attempt that finds another one still talking to the server (a lease of one SMTP timeout)
-backs off and retries later. The Message-ID derives from the same key, so in the one window
-no outbox can close (the server accepted, the worker died before the commit) the resent
-copy carries the same Message-ID and mail clients show it once.
+conversation and claimed by the attempt that talks to the server (``sending``, with a lease
+of one SMTP timeout): an attempt that finds the row sent or refused does nothing; one that
+finds another attempt's lease running backs off and retries later.
+
+The moment the server accepts the message the attempt records it in its heartbeat details
+(``{"stage": "accepted", "key": …, "message_id": …}``), then marks the row sent, retrying
+that write within the attempt (backing off, still heartbeating, never talking SMTP again)
+until the database answers. An attempt whose heartbeat details say the server accepted the
+message (its worker died, or it ran out of time while the database was down) does not talk
+SMTP at all: it only marks the row sent.
+
+What holds: each purpose reaches the SMTP server (attempts go on until it accepts the
+message or refuses it for good), and reaches it once, except when the worker dies after the
+server accepted the message and before either the outbox commit or those heartbeat details
+reached the Temporal server. With the database up that window is the commit's round trip;
+while it is down, the time the SDK holds the heartbeat back (nothing when it is the
+attempt's first heartbeat, as it is for a conversation shorter than the heartbeat period;
+otherwise up to the worker's heartbeat flush, a second: ``worker.main.HEARTBEAT_FLUSH``).
+Then the next attempt, once the lease has expired, sends a second copy with the same
+Message-ID (derived from the key), which mail clients show once.
+Heartbeat details live as long as the scheduled activity: after a workflow reset a new one
+has only the outbox to go by, and a row still ``sending`` is sent again once its lease ends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
+from typing import Any
 
 import aiosmtplib
+import asyncpg
 import structlog
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlalchemy import exc as sa_exc
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -42,6 +61,13 @@ TEMPLATES = Environment(
     lstrip_blocks=True,
 )
 
+HEARTBEAT_EVERY = 5.0
+"""Seconds between heartbeats; the workflow's heartbeat timeout is 15 s."""
+MARK_SENT_TIMEOUT = 10.0
+"""One try at marking the row sent gives up after this long (a hung connection)."""
+MARK_SENT_BACKOFF = (0.25, 5.0)
+"""First and longest pause between tries at marking the row sent."""
+
 
 def render(template: str, context: dict[str, object]) -> tuple[str, str, str]:
     """Subject, text and HTML of a template: ``NAME.txt.j2`` starts with a Subject: line."""
@@ -56,6 +82,19 @@ def render(template: str, context: dict[str, object]) -> tuple[str, str, str]:
 def message_id(idempotency_key: str) -> str:
     digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
     return f"<{digest}@crmflow>"
+
+
+def accepted(key: str, message_id: str) -> dict[str, str]:
+    """The heartbeat details saying the SMTP server accepted the email under ``key``."""
+    return {"stage": "accepted", "key": key, "message_id": message_id}
+
+
+def accepted_earlier(details: Sequence[Any], key: str) -> bool:
+    """Whether an earlier attempt's heartbeat details say the server accepted ``key``."""
+    return any(
+        isinstance(d, dict) and d.get("stage") == "accepted" and d.get("key") == key
+        for d in details
+    )
 
 
 class SmtpMailer:
@@ -82,10 +121,13 @@ class SmtpMailer:
         message.add_alternative(email.body_html, subtype="html")
         return message
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: EmailMessage, on_accepted: Callable[[], None]) -> None:
+        """Hand the message over; ``on_accepted`` runs the moment the server has taken it.
+
+        Once it has, nothing is raised: a failing QUIT is no reason to send it again.
+        """
         s = self.settings
-        await aiosmtplib.send(
-            message,
+        client = aiosmtplib.SMTP(
             hostname=s.smtp_host,
             port=s.smtp_port,
             username=s.smtp_username,
@@ -94,22 +136,72 @@ class SmtpMailer:
             use_tls=s.smtp_tls,
             timeout=s.smtp_timeout_seconds,
         )
+        await client.connect()
+        try:
+            await client.send_message(message)
+        except BaseException:
+            client.close()
+            raise
+        on_accepted()
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError) as error:
+            log.info("QUIT failed after the server accepted the message", error=repr(error))
+        finally:
+            client.close()
 
 
-@asynccontextmanager
-async def heartbeating(every: float = 5.0) -> AsyncIterator[None]:
-    """Tell Temporal this attempt is alive while the block runs."""
+class Heartbeat:
+    """Tells Temporal this attempt is alive, every beat carrying the attempt's details.
 
-    async def beat() -> None:
+    The server keeps only the last details it was sent, so a beat without them would erase
+    what an earlier one recorded. The first periodic beat waits a full period: the SDK sends
+    an attempt's first heartbeat at once and holds later ones back (80% of the heartbeat
+    timeout), and the one that must get out at once is "accepted".
+    """
+
+    def __init__(self, details: Sequence[Any] = (), every: float = HEARTBEAT_EVERY) -> None:
+        self.details = tuple(details)
+        self.every = every
+        self._task: asyncio.Task[None] | None = None
+
+    def record(self, *details: Any) -> None:
+        """Make these the attempt's details and send them now."""
+        self.details = details
+        self.beat()
+
+    def beat(self) -> None:
+        activity.heartbeat(*self.details)
+
+    async def __aenter__(self) -> Heartbeat:
+        self._task = asyncio.create_task(self._beat_periodically())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _beat_periodically(self) -> None:
         while True:
-            activity.heartbeat()
-            await asyncio.sleep(every)
+            await asyncio.sleep(self.every)
+            self.beat()
 
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()
+
+def database_unreachable(error: BaseException) -> bool:
+    """Whether ``error`` says the database could not be reached (rather than refused)."""
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, (
+        OSError,  # refused, reset, timed out (asyncio.timeout included)
+        sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError,
+        sa_exc.TimeoutError,  # no connection free in the pool
+        # asyncpg's own, raised unwrapped while SQLAlchemy (re)connects:
+        asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+        asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up
+        asyncpg.exceptions.InsufficientResourcesError,  # too many connections
+    ))
 
 
 class EmailActivities:
@@ -119,16 +211,24 @@ class EmailActivities:
 
     @activity.defn(name=SEND_EMAIL)
     async def send_email(self, email: EmailToSend) -> EmailOutcome:
-        """Send the email unless the outbox says this purpose was already sent."""
-        key = f"{activity.info().workflow_id}:{email.purpose}"
-        async with heartbeating():
+        """Send the email unless the outbox, or an earlier attempt, says it was sent."""
+        info = activity.info()
+        key = f"{info.workflow_id}:{email.purpose}"
+        async with Heartbeat(info.heartbeat_details) as heartbeat:
+            if accepted_earlier(info.heartbeat_details, key):
+                # The server has the message; its sender died before the outbox said so.
+                heartbeat.beat()
+                newly = await self._mark_sent(key, heartbeat)
+                log.info("email accepted by the server in an earlier attempt, marked sent",
+                         key=key, attempt=info.attempt)
+                return EmailOutcome("sent" if newly else "already_sent", message_id(key))
             row = await self._claim(key, email)
             if row.status in ("sent", "refused"):
                 log.info("email already handled", key=key, status=row.status)
                 if row.status == "sent":
                     return EmailOutcome("already_sent", row.message_id)
                 return EmailOutcome("refused", row.message_id, row.last_error)
-            return await self._send(row)
+            return await self._send(row, heartbeat)
 
     async def _claim(self, key: str, email: EmailToSend) -> OutboxEmail:
         """The outbox row for this key, marked as being sent by this attempt."""
@@ -159,10 +259,13 @@ class EmailActivities:
             row.status, row.attempts, row.attempted_at = "sending", row.attempts + 1, now
             return row
 
-    async def _send(self, row: OutboxEmail) -> EmailOutcome:
-        message = self.mailer.compose(row)
+    async def _send(self, row: OutboxEmail, heartbeat: Heartbeat) -> EmailOutcome:
+        key = row.idempotency_key
         try:
-            await self.mailer.send(message)
+            await self.mailer.send(
+                self.mailer.compose(row),
+                on_accepted=lambda: heartbeat.record(accepted(key, row.message_id)),
+            )
         except aiosmtplib.SMTPException as error:
             permanent = _is_permanent(error)
             async with db.unit_of_work(self.sessions) as session:
@@ -171,12 +274,30 @@ class EmailActivities:
                 )
             if not permanent:
                 raise
-            log.warning("email refused by the server", key=row.idempotency_key, error=str(error))
+            log.warning("email refused by the server", key=key, error=str(error))
             return EmailOutcome("refused", row.message_id, str(error))
-        async with db.unit_of_work(self.sessions) as session:
-            await outbox.mark_sent(session=session, email_id=row.id)
-        log.info("email sent", key=row.idempotency_key, to=row.recipient, template=row.template)
+        await self._mark_sent(key, heartbeat)
+        log.info("email sent", key=key, to=row.recipient, template=row.template)
         return EmailOutcome("sent", row.message_id)
+
+    async def _mark_sent(self, key: str, heartbeat: Heartbeat) -> bool:
+        """Mark the row sent, trying until the database answers; whether it was not yet."""
+        pause, longest = MARK_SENT_BACKOFF
+        while True:
+            try:
+                async with asyncio.timeout(MARK_SENT_TIMEOUT):
+                    async with db.unit_of_work(self.sessions) as session:
+                        row = await outbox.find(session=session, idempotency_key=key)
+                        assert row is not None, f"outbox row {key} vanished"
+                        return await outbox.mark_sent(session=session, email_id=row.id)
+            except Exception as error:
+                if not database_unreachable(error):
+                    raise
+                log.warning("database unreachable marking an accepted email sent; trying again",
+                            key=key, error=repr(error), retry_in=pause)
+            await asyncio.sleep(pause)
+            heartbeat.beat()
+            pause = min(pause * 2, longest)
 
 
 def _is_permanent(error: aiosmtplib.SMTPException) -> bool:

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import metrics, problems
+from api import idempotency, metrics, problems
 from api.routers import emails, health, leads, me, processes, quotes, tasks
 from api.state import ApiState, TemporalConnection
 from crm import db
@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         app.state.crm = ApiState(
             settings=settings,
             sessions=db.create_sessions(engine),
+            read_sessions=db.create_sessions(engine, read_only=True),
             policies=PolicyStore(settings.policy_file),
             temporal=TemporalConnection(settings, temporal),
         )
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
 
     app = FastAPI(title="crmflow", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     problems.install(app)
+    idempotency.install(app)
     metrics.install(app)
     for router in (health.router, me.router, leads.router, quotes.router, tasks.router,
                    emails.router, processes.router):

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine
+from datetime import timedelta
 from typing import Annotated, Any
 
+import structlog
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from api.problems import ServiceUnavailable
+from api.problems import TEMPORAL, ServiceUnavailable, failure_reason
 from api.state import ApiState
 from crm.errors import Forbidden
 from crm.models import User
 from crm.policies import Policies
 from crm.repo import people
 from workflows.roles import Role
+
+log = structlog.get_logger(__name__)
 
 
 def get_state(request: Request) -> ApiState:
@@ -39,15 +44,28 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 async def get_temporal(state: StateDep) -> Client:
+    """The Temporal client, connecting first if need be (at most the RPC timeout)."""
     try:
-        return await state.temporal.client()
+        return await asyncio.wait_for(
+            state.temporal.client(), state.settings.temporal_rpc_timeout_seconds
+        )
     except Exception as error:
+        log.warning("dependency unavailable", system=TEMPORAL, error=type(error).__name__,
+                    reason=failure_reason(error))
         raise ServiceUnavailable(
-            f"Temporal at {state.settings.temporal_address} does not answer: {error}"
+            f"Temporal at {state.settings.temporal_address} is unavailable; try again later"
         ) from error
 
 
 TemporalDep = Annotated[Client, Depends(get_temporal)]
+
+
+def get_temporal_timeout(state: StateDep) -> timedelta:
+    """How long to wait for any one call to Temporal (then 503)."""
+    return timedelta(seconds=state.settings.temporal_rpc_timeout_seconds)
+
+
+TemporalTimeout = Annotated[timedelta, Depends(get_temporal_timeout)]
 
 
 def get_policies(state: StateDep) -> Policies:
@@ -65,7 +83,7 @@ async def current_user(
 ) -> User:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "send 'Authorization: Bearer <token>'")
-    async with state.sessions() as session:
+    async with state.read_sessions() as session:
         user = await people.user_by_token(session=session, token=credentials.credentials)
     if user is None:
         raise HTTPException(401, "unknown or revoked token")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from http import HTTPStatus
 from typing import Any
 
@@ -9,7 +10,10 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
+from temporalio.client import RPCTimeoutOrCancelledError
+from temporalio.service import RPCError, RPCStatusCode
 
 from crm.errors import Conflict, CrmError, Forbidden, MissingInformation, NotFound
 from crm.policies import PolicyError
@@ -25,11 +29,67 @@ STATUS_OF: dict[type[CrmError], int] = {
 
 
 class ServiceUnavailable(Exception):
-    """A system crmflow depends on (Temporal) does not answer: 503, try again later."""
+    """A system crmflow depends on does not answer: 503 with ``Retry-After``, try again."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, retry_after: int = 5) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.retry_after = retry_after
+
+
+DATABASE = "the CRM database"
+TEMPORAL = "Temporal"
+
+# PostgreSQL's SQLSTATEs for a server that cannot serve: connection exceptions (08),
+# insufficient resources such as too many connections (53), shutting down, starting up or
+# database dropped (57P).
+_DATABASE_DOWN_SQLSTATES = ("08", "53", "57P")
+# 55000 (object not in prerequisite state) while connecting: ALLOW_CONNECTIONS false.
+_REFUSING_CONNECTIONS = "55000"
+
+# Temporal could not answer, or not in time; anything else is crmflow's mistake (500).
+# UNKNOWN is what the SDK reports for a broken transport once its retries give up.
+_TEMPORAL_DOWN = frozenset({
+    RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED,
+    RPCStatusCode.CANCELLED, RPCStatusCode.ABORTED, RPCStatusCode.INTERNAL, RPCStatusCode.UNKNOWN,
+})
+
+
+def unavailable_system(error: BaseException) -> str | None:
+    """The system crmflow depends on that this error says is down, or None (a bug: 500)."""
+    if isinstance(error, sa_exc.TimeoutError | sa_exc.DisconnectionError):
+        return DATABASE  # no pooled connection came free in time / the pool lost it
+    if isinstance(error, sa_exc.DBAPIError):
+        # An InterfaceError counts only as a disconnect (connection_invalidated): otherwise
+        # it is the driver refusing a misuse, such as a parameter it cannot bind.
+        sqlstate = str(getattr(error.orig, "sqlstate", None) or "")
+        down = (
+            error.connection_invalidated
+            or (isinstance(error, sa_exc.OperationalError) and not _sqlite_sql_error(error.orig))
+            or sqlstate.startswith(_DATABASE_DOWN_SQLSTATES)
+            or (sqlstate == _REFUSING_CONNECTIONS and error.statement is None)
+        )
+        return DATABASE if down else None
+    if isinstance(error, RPCTimeoutOrCancelledError):
+        return TEMPORAL
+    if isinstance(error, RPCError) and error.status in _TEMPORAL_DOWN:
+        return TEMPORAL
+    return None
+
+
+def _sqlite_sql_error(orig: BaseException | None) -> bool:
+    """SQLite's generic error (a syntax error, no such table): a bug, not an outage, though
+    sqlite3 raises it as an OperationalError like "database is locked"."""
+    code = getattr(orig, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_ERROR
+
+
+def failure_reason(error: BaseException) -> str:
+    """The driver's own words, first line only, for the log (never for the answer)."""
+    if isinstance(error, sa_exc.DBAPIError):
+        error = error.orig or error
+    text = error.message if isinstance(error, RPCError) else str(error)
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def problem(
@@ -81,7 +141,23 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceUnavailable)
     async def unavailable(request: Request, error: ServiceUnavailable) -> JSONResponse:
-        return problem(request, 503, "Service unavailable", error.detail)
+        response = problem(request, 503, "Service unavailable", error.detail)
+        response.headers["Retry-After"] = str(error.retry_after)
+        return response
+
+    async def dependency_down(request: Request, error: Exception) -> JSONResponse:
+        system = unavailable_system(error)
+        if system is None:
+            raise error  # on to the 500 answer below
+        # An outage is expected weather, not a bug: one line, no traceback.
+        log.warning("dependency unavailable", system=system, error=type(error).__name__,
+                    reason=failure_reason(error), path=request.url.path)
+        return await unavailable(
+            request, ServiceUnavailable(f"{system} is unavailable; try again later")
+        )
+
+    for kind in (sa_exc.SQLAlchemyError, RPCError, RPCTimeoutOrCancelledError):
+        app.add_exception_handler(kind, dependency_down)
 
     @app.exception_handler(PolicyError)
     async def bad_policy(request: Request, error: PolicyError) -> JSONResponse:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from temporalio.client import Client
@@ -38,5 +38,10 @@ class TemporalConnection:
 class ApiState:
     settings: Settings
     sessions: db.Sessions
+    read_sessions: db.Sessions
+    """For reads outside a request's unit of work (the caller's token, /health): on SQLite
+    they never queue behind a writer."""
     policies: PolicyStore
     temporal: TemporalConnection
+    health_probes: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    """Health probes still running, by system: the next check waits on them again."""

@@ -15,20 +15,38 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from workflows.lead_to_sale import LeadNurturingPolicy
-from workflows.quote_approval import QuoteApprovalPolicy
+from workflows.registry import PROCESSES
+
+POLICY_TYPES: dict[str, type] = {spec.policy_table: spec.policy_type for spec in PROCESSES}
+"""Each process's table in the policy file, and the policy dataclass it fills."""
 
 
-@dataclass
 class Policies:
-    lead_nurturing: LeadNurturingPolicy = field(default_factory=LeadNurturingPolicy)
-    quote_approval: QuoteApprovalPolicy = field(default_factory=QuoteApprovalPolicy)
+    """The policy of every process, by its table: ``policies.quote_approval``."""
+
+    def __init__(self, **tables: Any) -> None:
+        unknown = set(tables) - set(POLICY_TYPES)
+        if unknown:
+            raise TypeError(f"unknown policy tables: {', '.join(sorted(unknown))}")
+        self._tables = {name: tables.get(name) or policy_type()
+                        for name, policy_type in POLICY_TYPES.items()}
+
+    def __getattr__(self, table: str) -> Any:
+        try:
+            return self.__dict__["_tables"][table]
+        except KeyError:
+            raise AttributeError(table) from None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Policies) and self._tables == other._tables
+
+    def __repr__(self) -> str:
+        return f"Policies({self._tables!r})"
 
 
 class PolicyError(ValueError):
@@ -40,15 +58,14 @@ def parse_policies(text: str, source: str = "policy file") -> Policies:
         tables = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise PolicyError(f"{source}: not valid TOML: {error}") from error
-    defaults = Policies()
-    sections = [f.name for f in dataclasses.fields(defaults)]
+    sections = list(POLICY_TYPES)
     chosen: dict[str, Any] = {}
     for name, values in tables.items():
         if name not in sections:
             raise PolicyError(f"{source}: unknown table [{name}]; known: {', '.join(sections)}")
         if not isinstance(values, dict):
             raise PolicyError(f"{source}: [{name}] must be a table")
-        policy_type = type(getattr(defaults, name))
+        policy_type = POLICY_TYPES[name]
         known = {f.name for f in dataclasses.fields(policy_type)}
         for key in values:
             if key not in known:
@@ -77,7 +94,8 @@ def _check_bounds(source: str, table: str, policy: object) -> None:
 
 def policies_as_json(policies: Policies) -> dict[str, Any]:
     """The policies as shown by ``GET /policies``: durations as ISO 8601 strings."""
-    return TypeAdapter(Policies).dump_python(policies, mode="json")
+    return {name: TypeAdapter(policy_type).dump_python(getattr(policies, name), mode="json")
+            for name, policy_type in POLICY_TYPES.items()}
 
 
 class PolicyStore:

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     temporal_tls_server_name: str | None = None
     temporal_api_key: SecretStr | None = None
     temporal_ui_port: int | None = None
+    temporal_rpc_timeout_seconds: float = 10.0
+    """The API waits this long for any call to Temporal, then answers 503 (try again)."""
 
     # Email: the dev stack's local mail sink by default.
     smtp_host: str = "127.0.0.1"

@@ -30,6 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--skill", action="append", default=[], help="repeatable")
     token = user_commands.add_parser("token", help="issue another API token for a user")
     token.add_argument("--email", required=True)
+    processes = commands.add_parser("processes", help="look after the processes")
+    process_commands = processes.add_subparsers(dest="processes_command", required=True)
+    repair = process_commands.add_parser(
+        "repair", help="start every recorded process that did not start (a request that died "
+                       "between saving and starting, or met Temporal down)")
+    repair.add_argument("--older-than", type=float, default=30.0, metavar="SECONDS",
+                        help="leave alone starts younger than this, which a request may still "
+                             "be making (default: 30)")
 
     args = parser.parse_args(argv)
     try:
@@ -74,6 +82,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         await upgrade_to_head(settings.database_url)
         print("CRM database is at the newest schema", file=sys.stderr)
+    elif args.command == "processes":
+        return await _repair(args, settings)
     elif args.users_command == "create":
         await _create_user(args, settings)
     else:
@@ -92,6 +102,27 @@ async def _serve_api(settings: Settings) -> None:
     config = uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
                             log_config=None, access_log=False, proxy_headers=True)
     await uvicorn.Server(config).serve()
+
+
+async def _repair(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import timedelta
+
+    from api.processes import repair
+    from crm import db
+    from crm.temporal import connect
+
+    engine = db.create_engine(settings.database_url)
+    try:
+        client = await connect(settings)
+        repaired = await repair(db.create_sessions(engine), client, settings,
+                                older_than=timedelta(seconds=args.older_than))
+    finally:
+        await engine.dispose()
+    for item in repaired:
+        print(f"{item.workflow_id}: {item.outcome}")
+    started = sum(item.outcome == "started" for item in repaired)
+    print(f"{started} of {len(repaired)} pending processes started", file=sys.stderr)
+    return 0 if started == len(repaired) else 1
 
 
 async def _create_user(args: argparse.Namespace, settings: Settings) -> None:

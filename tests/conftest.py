@@ -115,6 +115,16 @@ async def database_url(
 
 
 @pytest.fixture
+async def postgres(postgres_url: str | None) -> str:
+    """The CRM database on PostgreSQL only, empty: for what SQLite's single write lock would
+    hide, or a fault that needs a TCP database."""
+    if postgres_url is None:
+        pytest.skip(f"needs PostgreSQL; none answers at {POSTGRES_SERVER}")
+    await _empty_postgres(postgres_url)
+    return postgres_url
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
     """The CRM database on SQLite only, for tests whose subject is not the database."""
     path = tmp_path / "crm.db"

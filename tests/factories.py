@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from sqlalchemy import func, select
+
 from crm import db
 from crm.models import Lead, Quote, User
 from crm.repo import leads, people, quotes
@@ -42,10 +44,13 @@ async def sales_team(sessions: db.Sessions) -> SalesTeam:
 
 
 async def lead(sessions: db.Sessions, **fields: object) -> Lead:
-    values: dict[str, object] = {"name": "Jane Buyer", "email": "jane@acme.example",
-                                 "company": "Acme"}
-    values.update(fields)
+    """A new lead: Jane Buyer of Acme; Jane2, Jane3… when Jane is already followed (one
+    active lead per email)."""
     async with db.unit_of_work(sessions) as session:
+        if "email" not in fields:
+            taken = await session.scalar(select(func.count(Lead.id)))
+            fields["email"] = f"jane{taken + 1 if taken else ''}@acme.example"
+        values: dict[str, object] = {"name": "Jane Buyer", "company": "Acme", **fields}
         return await leads.create_lead(session=session, **values)
 
 

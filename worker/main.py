@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -19,14 +19,14 @@ from crm import db
 from crm.settings import Settings
 from crm.temporal import connect
 from worker.interceptors import ActivityContext
-from workflows.lead_to_sale import LeadToSale
-from workflows.quote_approval import QuoteApproval
+from workflows.registry import WORKFLOWS
 
 log = structlog.get_logger(__name__)
-
-WORKFLOWS: Sequence[type] = (LeadToSale, QuoteApproval)
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 """On SIGTERM, activities in hand get this long to finish before they are cancelled."""
+HEARTBEAT_FLUSH = timedelta(seconds=1)
+"""A heartbeat's details reach Temporal within this: an email the SMTP server accepted is
+known as accepted (never sent again) within a second, even while the database is down."""
 
 
 def activities(sessions: db.Sessions, mailer: SmtpMailer) -> list[Callable[..., Any]]:
@@ -53,6 +53,7 @@ def build_worker(
         activities=activities(sessions, SmtpMailer(settings)),
         interceptors=[ActivityContext()],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        max_heartbeat_throttle_interval=HEARTBEAT_FLUSH,
     )
 
 

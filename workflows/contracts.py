@@ -48,6 +48,9 @@ class StatusToRecord:
     """The person who decided; None when the process decided (a rule, a timeout)."""
     holds_until: datetime | None = None
     """When the new status runs out, where it does (a sent quote's validity)."""
+    event: str | None = None
+    """The business event, unique per workflow id across its runs: the record's key.
+    (Processes started before 2026-11-24 send none: their key is the run and activity id.)"""
 
 
 @dataclass
@@ -115,3 +118,16 @@ class SaleToCreate:
 class CreatedSale:
     sale_id: int
     amount: Decimal
+
+
+@dataclass
+class StartOptions:
+    """How a process shows in the Temporal UI from its start: summary, details, attributes."""
+
+    summary: str
+    details: str | None = None
+    status: str = "new"
+    """The first CrmStatus."""
+    customer_id: int | None = None
+    owner: int | None = None
+    amount: Decimal | None = None

@@ -41,11 +41,17 @@ async def record_status(
     *,
     by_user_id: int | None = None,
     holds_until: datetime | None = None,
+    event: str | None = None,
 ) -> None:
-    """Write the status change to the CRM history and show it on the process (CrmStatus)."""
+    """Write the status change to the CRM history and show it on the process (CrmStatus).
+
+    ``event`` names the business event, unique across every run of the workflow id: the
+    record is written once per event however often it is retried or replayed.
+    """
     await workflow.execute_local_activity(
         RECORD_STATUS,
-        StatusToRecord(object_type, object_id, to_status, reason, by_user_id, holds_until),
+        StatusToRecord(object_type, object_id, to_status, reason, by_user_id, holds_until,
+                       event),
         start_to_close_timeout=DATABASE_WRITE,
         retry_policy=RETRY_FOREVER_GENTLY,
         summary=f"{object_type} {object_id} → {to_status}: {reason}"[:200],

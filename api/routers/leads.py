@@ -7,8 +7,9 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, status
-from pydantic import AliasChoices, BaseModel, EmailStr, Field, model_validator
-from sqlalchemy import select
+from pydantic import AliasChoices, BaseModel, EmailStr, Field, field_validator, model_validator
+from sqlalchemy.exc import IntegrityError
+from temporalio.client import WorkflowUpdateStage
 
 from api import processes
 from api.deps import (
@@ -19,12 +20,15 @@ from api.deps import (
     TemporalDep,
     requires,
 )
+from api.idempotency import OnceDep, Replay
+from api.lookups import LeadDep
 from api.problems import invalid
 from api.schemas import EmailOut, Out, StatusChangeOut
 from crm.errors import Conflict
 from crm.models import Lead, Team, User
 from crm.repo import history, leads, outbox
 from workflows.lead_to_sale import ContentDownload, LeadToSale, MarketingResponse, Qualification
+from workflows.registry import LEAD_TO_SALE
 from workflows.roles import Role
 
 router = APIRouter(tags=["leads"])
@@ -44,6 +48,12 @@ class LeadIn(BaseModel):
     owner_id: int | None = None
     need: str | None = Field(None, max_length=2000)
     budget: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
+
+    @field_validator("email")
+    @classmethod
+    def _one_spelling(cls, email: str) -> str:
+        """jane@acme.example and Jane@ACME.example are one person: one lead."""
+        return email.lower()
 
 
 class LeadOut(Out):
@@ -120,8 +130,29 @@ async def create_lead(
     client: TemporalDep,
     state: StateDep,
     policies: PoliciesDep,
+    once: OnceDep,
 ) -> Any:
-    """Create a lead and start its lead-to-sale process (nurturing begins at once)."""
+    """Create a lead and start its lead-to-sale process (nurturing begins at once).
+
+    One active lead per email: a second sign-up of someone already followed is refused
+    (409, naming the lead). Send an ``Idempotency-Key`` to retry safely."""
+    if (kept := await once.answered(session)) is not None:
+        if kept.workflow_id:
+            await processes.resume(session, client, state.settings, kept.workflow_id)
+        return Replay(kept).response()
+    await once.claim(session)
+    fields = await _checked_fields(body, session, user)
+    lead = await _new_lead(session, fields)
+    start = await processes.record_start(session, LEAD_TO_SALE, lead.id,
+                                         processes.lead_to_sale_input(lead, policies))
+    answer = LeadOut.model_validate(lead)
+    await once.keep(session, status.HTTP_201_CREATED, answer, workflow_id=start.workflow_id)
+    await session.commit()
+    await processes.launch(session, client, state.settings, start, fresh=True)
+    return answer
+
+
+async def _checked_fields(body: LeadIn, session: SessionDep, user: User) -> dict[str, Any]:
     fields = body.model_dump()
     if user.role == Role.SALES_REP:
         fields["owner_id"] = fields["owner_id"] or user.id
@@ -135,15 +166,22 @@ async def create_lead(
         if owner is None or owner.role != Role.SALES_REP or not owner.active:
             raise invalid("owner_id", f"no active sales rep {fields['owner_id']}")
         fields["team_id"] = fields["team_id"] or owner.team_id
-    existing = await session.scalar(
-        select(Lead.id).where(Lead.email == body.email,
-                              Lead.status.in_(leads.ACTIVE_LEAD_STATUSES))
-    )
-    if existing is not None:
-        raise Conflict(f"lead {existing} with email {body.email} is still being followed")
-    lead = await leads.create_lead(session=session, **fields)
-    await processes.start_lead_to_sale(client, state.settings.temporal_task_queue, lead, policies)
-    return LeadOut.model_validate(lead)
+    return fields
+
+
+async def _new_lead(session: SessionDep, fields: dict[str, Any]) -> Lead:
+    """The lead, unless the person is already followed (checked, then enforced by the
+    database's unique index: concurrent sign-ups of one email make one lead)."""
+    email = fields["email"]
+    try:
+        if await leads.active_lead_with(session=session, email=email) is None:
+            async with session.begin_nested():
+                return await leads.create_lead(session=session, **fields)
+    except IntegrityError:
+        pass
+    existing = await leads.active_lead_with(session=session, email=email)
+    raise Conflict(f"lead {existing} with email {email} is still being followed"
+                   if existing else f"a lead with email {email} is still being followed")
 
 
 @router.get("/leads", response_model=list[LeadOut])
@@ -163,39 +201,43 @@ async def list_leads(
 
 
 @router.get("/leads/{lead_id}", response_model=LeadDetail)
-async def get_lead(lead_id: int, session: SessionDep, _: SalesUser) -> Any:
+async def get_lead(lead: LeadDep, session: SessionDep, _: SalesUser) -> Any:
     """The lead with its status, owner, events, the emails it was sent, and its history."""
-    return await _detail(session, await leads.get_lead(session=session, lead_id=lead_id))
+    return await _detail(session, lead)
 
 
 @router.post("/leads/{lead_id}/events", status_code=status.HTTP_202_ACCEPTED,
              response_model=EventAccepted)
 async def post_event(
-    lead_id: int, body: LeadEventIn, session: SessionDep, user: MayPostEvents,
-    client: TemporalDep,
+    lead: LeadDep, body: LeadEventIn, session: SessionDep, user: MayPostEvents,
+    client: TemporalDep, state: StateDep, once: OnceDep,
 ) -> Any:
-    """Something the lead did; it is recorded, then its process hears of it."""
-    lead = await leads.get_lead(session=session, lead_id=lead_id)
+    """Something the lead did: its process hears of it, and it is recorded — both, or
+    neither (503 when the process cannot be told, so a retry records it once)."""
+    await once.claim(session)
     event = await leads.add_event(session=session, lead=lead, type=body.type,
                                   content=body.content, recorded_by_id=user.id)
-    await session.commit()  # the event is kept even if its process cannot be told
-    handle = client.get_workflow_handle(f"lead-{lead_id}")
+    handle = client.get_workflow_handle(LEAD_TO_SALE.workflow_id(lead.id))
     signals: dict[str, tuple[Any, Any]] = {
         "content_downloaded": (LeadToSale.content_downloaded, ContentDownload(body.content or "")),
         "demo_requested": (LeadToSale.demo_requested, None),
         "unsubscribed": (LeadToSale.unsubscribed, None),
         "marketing_response": (LeadToSale.marketing_response, MarketingResponse(body.content)),
     }
-    delivered = await processes.signal(handle, *signals[body.type])
-    return EventAccepted(event_id=event.id, process="signalled" if delivered else "ended")
+    delivered = await processes.signal(handle, state.settings, *signals[body.type])
+    answer = EventAccepted(event_id=event.id, process="signalled" if delivered else "ended")
+    await once.keep(session, status.HTTP_202_ACCEPTED, answer)
+    return answer
 
 
 @router.post("/leads/{lead_id}/qualify", response_model=LeadDetail)
 async def qualify(
-    lead_id: int, body: QualifyIn, session: SessionDep, user: SalesUser, client: TemporalDep
+    lead: LeadDep, body: QualifyIn, session: SessionDep, user: SalesUser, client: TemporalDep,
+    state: StateDep, once: OnceDep,
 ) -> Any:
     """Qualify (an opportunity opens: account and contact) or disqualify, with a reason."""
-    lead = await leads.get_lead(session=session, lead_id=lead_id)
+    if (kept := await once.answered(session)) is not None:
+        return Replay(kept).response()
     decision = Qualification(
         qualified=body.qualified,
         by_user_id=user.id,
@@ -204,14 +246,17 @@ async def qualify(
         need=body.need or lead.need,
         budget=body.budget if body.budget is not None else lead.budget,
     )
-    lead_status = lead.status
-    await session.commit()
-    handle = client.get_workflow_handle(f"lead-{lead_id}")
-    await processes.update(
-        lambda: handle.execute_update(LeadToSale.qualify, decision),
+    lead_id, lead_status = lead.id, lead.status
+    await session.commit()  # the process writes the lead: don't hold the database meanwhile
+    handle = client.get_workflow_handle(LEAD_TO_SALE.workflow_id(lead_id))
+    await processes.decide(
+        state.settings,
+        lambda: handle.start_update(LeadToSale.qualify, decision,
+                                    wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                                    rpc_timeout=processes.deadline(state.settings)),
         when_ended=lambda: Conflict(f"lead {lead_id} is {lead_status}: its process has ended"),
     )
     session.expire_all()
-    return await _detail(session, await leads.get_lead(session=session, lead_id=lead_id))
-
-
+    answer = await _detail(session, await leads.get_lead(session=session, lead_id=lead_id))
+    await once.keep(session, status.HTTP_200_OK, answer)
+    return answer

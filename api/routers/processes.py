@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from temporalio.client import WorkflowExecution
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import StaffUser, TemporalDep
-from api.processes import PROCESSES
+from api.deps import StaffUser, TemporalDep, TemporalTimeout
 from crm.errors import NotFound
 from workflows import search_attributes as sa
+from workflows.registry import PROCESSES
 
 router = APIRouter(tags=["processes"])
 
-ProcessType = Literal["lead_to_sale", "quote_approval"]
+PROCESS_NAMES = [p.name for p in PROCESSES]
+ProcessType = Annotated[str | None, Query(
+    pattern="^(" + "|".join(PROCESS_NAMES) + ")$",
+    description="CrmProcess: " + ", ".join(PROCESS_NAMES))]
 KEYWORD = r"^[A-Za-z0-9_.@:-]+$"
 
 
@@ -46,7 +49,7 @@ def visibility_query(
 ) -> str:
     """A Temporal visibility query; values are already restricted to safe characters."""
     clauses = [f'CrmProcess = "{process}"' if process else
-               "CrmProcess IN (" + ", ".join(f'"{p}"' for p in PROCESSES) + ")"]
+               "CrmProcess IN (" + ", ".join(f'"{name}"' for name in PROCESS_NAMES) + ")"]
     for attribute, value in (("CrmStatus", status), ("CrmCustomerId", customer),
                              ("CrmOwner", owner)):
         if value:
@@ -74,21 +77,25 @@ def _view(execution: WorkflowExecution) -> dict[str, Any]:
 async def list_processes(
     client: TemporalDep,
     _: StaffUser,
-    type: ProcessType | None = None,
+    timeout: TemporalTimeout,
+    type: ProcessType = None,
     status: Annotated[str | None, Query(pattern=KEYWORD, description="CrmStatus")] = None,
     customer: Annotated[str | None, Query(pattern=KEYWORD, description="CrmCustomerId")] = None,
     owner: Annotated[str | None, Query(pattern=KEYWORD, description="CrmOwner (user id)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[ProcessOut]:
     query = visibility_query(type, status, customer, owner)
-    return [ProcessOut(**_view(e)) async for e in client.list_workflows(query, limit=limit)]
+    executions = client.list_workflows(query, limit=limit, rpc_timeout=timeout)
+    return [ProcessOut(**_view(e)) async for e in executions]
 
 
 @router.get("/processes/{workflow_id}", response_model=ProcessDetail)
-async def get_process(workflow_id: str, client: TemporalDep, _: StaffUser) -> ProcessDetail:
+async def get_process(
+    workflow_id: str, client: TemporalDep, _: StaffUser, timeout: TemporalTimeout
+) -> ProcessDetail:
     handle = client.get_workflow_handle(workflow_id)
     try:
-        description = await handle.describe()
+        description = await handle.describe(rpc_timeout=timeout)
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             raise NotFound("process", workflow_id) from error
@@ -96,7 +103,7 @@ async def get_process(workflow_id: str, client: TemporalDep, _: StaffUser) -> Pr
     state: dict[str, Any] | None = None
     state_error = None
     try:
-        state = await handle.query("state", rpc_timeout=timedelta(seconds=5))
+        state = await handle.query("state", rpc_timeout=min(timeout, timedelta(seconds=5)))
     except Exception as error:  # no worker running, or a workflow without the query
         state_error = f"state not available: {error}"
     return ProcessDetail(

@@ -8,15 +8,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
+from temporalio.client import WorkflowUpdateStage
 
 from api import processes
 from api.deps import PoliciesDep, SalesUser, SessionDep, StateDep, TemporalDep, requires
+from api.idempotency import Once, OnceDep, Replay
+from api.lookups import QuoteDep, QuoteToChange
 from api.problems import invalid
 from api.schemas import Out, StatusChangeOut
 from crm.errors import Conflict, Forbidden, MissingInformation
-from crm.models import Account, Contact, Quote, User
-from crm.repo import history, leads, quotes
+from crm.models import Account, Contact, ProcessStart, Quote, User
+from crm.repo import history, leads, quotes, starts
+from crm.settings import Settings
 from workflows.quote_approval import CustomerResponse, ManagerDecision, QuoteApproval, QuoteSending
+from workflows.registry import QUOTE_APPROVAL
 from workflows.roles import Role
 
 router = APIRouter(tags=["quotes"])
@@ -100,7 +105,7 @@ async def view(session: SessionDep, quote: Quote) -> QuoteOut:
            if c not in ("lines", "totals", "process_id", "history")},
         "lines": [LineOut.model_validate(line) for line in quote.lines],
         "totals": TotalsOut.model_validate(quotes.totals(quote).__dict__),
-        "process_id": f"quote-{quote.id}" if quote.submission else None,
+        "process_id": QUOTE_APPROVAL.workflow_id(quote.id) if quote.submission else None,
         "history": [StatusChangeOut.model_validate(c) for c in changes],
     })
 
@@ -132,8 +137,9 @@ def _only_editable(quote: Quote) -> None:
 
 
 @router.post("/quotes", status_code=status.HTTP_201_CREATED, response_model=QuoteOut)
-async def create_quote(body: QuoteIn, session: SessionDep, user: SalesUser) -> Any:
+async def create_quote(body: QuoteIn, session: SessionDep, user: SalesUser, once: OnceDep) -> Any:
     """A draft quote for a qualified lead."""
+    await once.claim(session)
     lead = await leads.get_lead(session=session, lead_id=body.lead_id)
     if lead.status != "qualified":
         raise Conflict(f"lead {lead.id} is {lead.status}: only a qualified lead gets quotes")
@@ -151,7 +157,9 @@ async def create_quote(body: QuoteIn, session: SessionDep, user: SalesUser) -> A
         discount_pct=body.discount_pct,
         currency=body.currency,
     )
-    return await _fresh(session, quote.id)
+    answer = await _fresh(session, quote.id)
+    await once.keep(session, status.HTTP_201_CREATED, answer)
+    return answer
 
 
 @router.get("/quotes", response_model=list[QuoteOut])
@@ -170,17 +178,16 @@ async def list_quotes(
 
 
 @router.get("/quotes/{quote_id}", response_model=QuoteOut)
-async def get_quote(quote_id: int, session: SessionDep, _: SalesUser) -> Any:
+async def get_quote(quote: QuoteDep, session: SessionDep, _: SalesUser) -> Any:
     """The quote with its lines, totals and status history."""
-    return await view(session, await quotes.get_quote(session=session, quote_id=quote_id))
+    return await view(session, quote)
 
 
 @router.patch("/quotes/{quote_id}", response_model=QuoteOut)
 async def change_quote(
-    quote_id: int, body: QuotePatch, session: SessionDep, user: SalesUser
+    quote: QuoteToChange, body: QuotePatch, session: SessionDep, user: SalesUser
 ) -> Any:
     """Only the author changes a quote, and only a draft or a rejected one."""
-    quote = await quotes.get_quote(session=session, quote_id=quote_id)
     _only_author(quote, user, "change")
     _only_editable(quote)
     if body.contact_id is not None:
@@ -192,22 +199,48 @@ async def change_quote(
         quote.discount_pct = body.discount_pct
     if body.currency is not None:
         quote.currency = body.currency
-    return await _fresh(session, quote_id)
+    return await _fresh(session, quote.id)
 
 
 @router.post("/quotes/{quote_id}/submit", response_model=QuoteOut)
 async def submit_quote(
-    quote_id: int,
+    quote: QuoteToChange,
     session: SessionDep,
     user: SalesUser,
     client: TemporalDep,
     state: StateDep,
     policies: PoliciesDep,
+    once: OnceDep,
 ) -> Any:
-    """Submit for approval: validated at once, or pending management approval (locked)."""
-    quote = await quotes.get_quote(session=session, quote_id=quote_id)
+    """Submit for approval: validated at once, or pending management approval (locked).
+
+    The quote is locked while this runs, so a double click submits once: the second click
+    finds it submitted (409), or, while its approval is still starting, joins it."""
     _only_author(quote, user, "submit")
-    _only_editable(quote)
+    quote_id, settings = quote.id, state.settings
+    if (kept := await once.answered(session)) is not None and kept.status_code:
+        return Replay(kept).response()
+    pending = await starts.pending(session=session,
+                                   workflow_id=QUOTE_APPROVAL.workflow_id(quote_id))
+    if quote.status == "submitted" and pending:
+        start, fresh = pending[-1], False  # a submission that met Temporal down: start it now
+    else:
+        _only_editable(quote)
+        start, fresh = await _submission(session, quote, user, policies), True
+        await once.claim(session)
+        await once.keep(session, 0, None, workflow_id=start.workflow_id)
+        await session.commit()
+    workflow_id = start.workflow_id
+    await processes.submit_quote(session, client, settings, start, fresh=fresh)
+    answer = await _fresh(session, quote_id)
+    await once.keep(session, status.HTTP_200_OK, answer, workflow_id=workflow_id)
+    return answer
+
+
+async def _submission(
+    session: SessionDep, quote: Quote, user: User, policies: PoliciesDep
+) -> ProcessStart:
+    """The quote submitted once more, with its approval process recorded to start."""
     missing = quotes.missing_to_submit(quote)
     if missing:
         raise MissingInformation("a quote needs a contact and a priced line to be submitted",
@@ -215,7 +248,6 @@ async def submit_quote(
     contact = await session.get(Contact, quote.contact_id)
     account = await session.get(Account, quote.account_id) if quote.account_id else None
     assert contact is not None
-    previous = quote.status
     quote.submission += 1
     await history.change_status(session=session, object_type="quote", object_id=quote.id,
                                 to_status="submitted", actor=f"user:{user.id}",
@@ -223,59 +255,59 @@ async def submit_quote(
     data = processes.quote_approval_input(
         quote, user, account.name if account else contact.name, contact, policies
     )
-    await session.commit()
-    try:
-        await processes.submit_quote(client, state.settings.temporal_task_queue, data)
-    except Exception:
-        # Nothing runs for this submission: give the quote back to its author.
-        await history.change_status(
-            session=session, object_type="quote", object_id=quote_id, to_status=previous,
-            actor=f"user:{user.id}", actor_user_id=user.id,
-            reason="submission failed: the approval process could not start",
-        )
-        await session.commit()
-        raise
-    return await _fresh(session, quote_id)
+    return await processes.record_start(session, QUOTE_APPROVAL, quote.id, data)
 
 
 async def _drive(
-    session: SessionDep, quote_id: int, client: TemporalDep, update: Any, arg: Any
-) -> QuoteOut:
+    session: SessionDep, quote: Quote, client: TemporalDep, settings: Settings, once: Once,
+    update: Any, arg: Any,
+) -> Any:
     """Hand a decision to the quote's process and answer with the quote it leads to."""
-    quote = await quotes.get_quote(session=session, quote_id=quote_id)
-    current = quote.status
-    await session.commit()
-    handle = client.get_workflow_handle(f"quote-{quote_id}")
-    await processes.update(
-        lambda: handle.execute_update(update, arg),
+    if (kept := await once.answered(session)) is not None:
+        return Replay(kept).response()
+    quote_id, current = quote.id, quote.status
+    await session.commit()  # the process writes the quote: don't hold the database meanwhile
+    handle = client.get_workflow_handle(QUOTE_APPROVAL.workflow_id(quote_id))
+    await processes.decide(
+        settings,
+        lambda: handle.start_update(update, arg, wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                                    rpc_timeout=processes.deadline(settings)),
         when_ended=lambda: Conflict(f"quote {quote_id} is {current}: no decision is pending"),
     )
-    return await _fresh(session, quote_id)
+    answer = await _fresh(session, quote_id)
+    await once.keep(session, status.HTTP_200_OK, answer)
+    return answer
 
 
 @router.post("/quotes/{quote_id}/decision", response_model=QuoteOut)
 async def decide(
-    quote_id: int, body: DecisionIn, session: SessionDep, user: SalesUser, client: TemporalDep
+    quote: QuoteDep, body: DecisionIn, session: SessionDep, user: SalesUser,
+    client: TemporalDep, state: StateDep, once: OnceDep,
 ) -> Any:
     """A manager of the team (never the author) approves or rejects, with a comment."""
     decision = ManagerDecision(body.approve, user.id, user.role, user.team_id, body.comment)
-    return await _drive(session, quote_id, client, QuoteApproval.decide, decision)
+    return await _drive(session, quote, client, state.settings, once, QuoteApproval.decide,
+                        decision)
 
 
 @router.post("/quotes/{quote_id}/send", response_model=QuoteOut)
-async def send(quote_id: int, session: SessionDep, user: SalesUser, client: TemporalDep) -> Any:
+async def send(
+    quote: QuoteDep, session: SessionDep, user: SalesUser, client: TemporalDep,
+    state: StateDep, once: OnceDep,
+) -> Any:
     """Send a validated quote to the customer (409 for any other status)."""
-    return await _drive(session, quote_id, client, QuoteApproval.send_to_customer,
-                        QuoteSending(user.id, user.role))
+    return await _drive(session, quote, client, state.settings, once,
+                        QuoteApproval.send_to_customer, QuoteSending(user.id, user.role))
 
 
 @router.post("/quotes/{quote_id}/customer-response", response_model=QuoteOut)
 async def customer_response(
-    quote_id: int, body: CustomerResponseIn, session: SessionDep, user: MayRecordAnswer,
-    client: TemporalDep,
+    quote: QuoteDep, body: CustomerResponseIn, session: SessionDep, user: MayRecordAnswer,
+    client: TemporalDep, state: StateDep, once: OnceDep,
 ) -> Any:
     """The customer accepted (won: a sale is recorded) or declined (lost)."""
-    return await _drive(session, quote_id, client, QuoteApproval.customer_answered,
+    return await _drive(session, quote, client, state.settings, once,
+                        QuoteApproval.customer_answered,
                         CustomerResponse(body.accepted, user.id, body.note))
 
 

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.deps import SessionDep, StaffUser
+from api.idempotency import OnceDep
+from api.lookups import ObjectId
 from api.schemas import TaskOut
 from crm.errors import Forbidden
 from crm.repo import tasks
@@ -47,11 +49,15 @@ async def list_tasks(
 
 @router.post("/tasks/{task_id}/complete", response_model=TaskOut)
 async def complete_task(
-    task_id: int, completion: Completion, session: SessionDep, user: StaffUser
+    task_id: ObjectId, completion: Completion, session: SessionDep, user: StaffUser,
+    once: OnceDep,
 ) -> TaskOut:
+    await once.claim(session)
     task = await tasks.get_task(session=session, task_id=task_id)
     if task.assignee_id != user.id and user.role not in SUPERVISORS:
         raise Forbidden("only the task's assignee (or a manager) completes it")
     await tasks.complete_task(session=session, task=task, completed_by_id=user.id,
                               outcome=completion.outcome)
-    return TaskOut.model_validate(task)
+    answer = TaskOut.model_validate(task)
+    await once.keep(session, 200, answer)
+    return answer

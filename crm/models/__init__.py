@@ -6,7 +6,7 @@ from crm.models.people import ApiToken, Team, User, UserSkill
 from crm.models.projects import Expense, Milestone, Project, ProjectMember, Timesheet
 from crm.models.sales import Account, Contact, Lead, LeadEvent, Quote, QuoteLine, Sale
 from crm.models.support import Ticket, TicketMessage
-from crm.models.work import OutboxEmail, StatusChange, Task
+from crm.models.work import IdempotentRequest, OutboxEmail, ProcessStart, StatusChange, Task
 
 __all__ = [
     "Account",
@@ -14,12 +14,14 @@ __all__ = [
     "Base",
     "Contact",
     "Expense",
+    "IdempotentRequest",
     "Invoice",
     "Lead",
     "LeadEvent",
     "Milestone",
     "OutboxEmail",
     "Payment",
+    "ProcessStart",
     "Project",
     "ProjectMember",
     "Quote",

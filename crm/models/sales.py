@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.models.base import Base, Percent, Quantity, Timestamped
@@ -33,8 +33,17 @@ class Contact(Base, Timestamped):
     phone: Mapped[str | None] = mapped_column(String(40))
 
 
+ACTIVE_LEAD_STATUSES = ("new", "nurturing", "engaged", "qualified")
+_ACTIVE = text("status IN (" + ", ".join(f"'{s}'" for s in ACTIVE_LEAD_STATUSES) + ")")
+
+
 class Lead(Base, Timestamped):
     __tablename__ = "leads"
+    __table_args__ = (
+        # The business says one: a person is followed by one active lead at a time.
+        Index("uq_leads_active_email", "email", unique=True,
+              postgresql_where=_ACTIVE, sqlite_where=_ACTIVE),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))

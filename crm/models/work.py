@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.models.base import Base, Timestamped
@@ -77,3 +77,45 @@ class OutboxEmail(Base, Timestamped):
     """When the last SMTP conversation began: a later attempt waits until it cannot be alive."""
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
+
+
+class ProcessStart(Base, Timestamped):
+    """A process the CRM decided to start, written in the same transaction as its object.
+
+    Started after the commit and marked so; one left unstarted (Temporal was down, the API
+    died in between) is started by a retry of the same request or by ``crmflow processes
+    repair``: no object is ever left without its process.
+    """
+
+    __tablename__ = "process_starts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process: Mapped[str] = mapped_column(String(64))
+    workflow_id: Mapped[str] = mapped_column(String(200), index=True)
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[int]
+    input: Mapped[str] = mapped_column(Text)
+    """The workflow's input as JSON, exactly as it is to be started."""
+    started_at: Mapped[datetime | None] = mapped_column(index=True)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class IdempotentRequest(Base, Timestamped):
+    """A request sent with an ``Idempotency-Key``, and the answer it got: the same key and
+    the same request get the same answer again, without doing anything twice."""
+
+    __tablename__ = "idempotent_requests"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the method, the path and the body: another request under the same key is
+    refused, not answered with someone else's answer."""
+    status_code: Mapped[int]
+    response: Mapped[str] = mapped_column(Text)
+    workflow_id: Mapped[str | None] = mapped_column(String(200))
+    """The process the request started, if any: a replay makes sure it runs."""

@@ -10,10 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.errors import NotFound
 from crm.models import Account, Contact, Lead, LeadEvent, Task, Team, User
+from crm.models.sales import ACTIVE_LEAD_STATUSES
 from crm.repo.query import where_given
 from workflows.roles import Role
-
-ACTIVE_LEAD_STATUSES = ("new", "nurturing", "engaged", "qualified")
 
 
 async def create_lead(*, session: AsyncSession, **fields: object) -> Lead:
@@ -22,6 +21,12 @@ async def create_lead(*, session: AsyncSession, **fields: object) -> Lead:
     await session.flush()
     lead.workflow_id = f"lead-{lead.id}"
     return lead
+
+
+async def active_lead_with(*, session: AsyncSession, email: str) -> int | None:
+    """The id of the lead still followed under this email, if any."""
+    return await session.scalar(
+        select(Lead.id).where(Lead.email == email, Lead.status.in_(ACTIVE_LEAD_STATUSES)))
 
 
 async def get_lead(*, session: AsyncSession, lead_id: int) -> Lead:

@@ -27,12 +27,16 @@ async def reserve(*, session: AsyncSession, email: OutboxEmail) -> OutboxEmail:
     return email
 
 
-async def mark_sent(*, session: AsyncSession, email_id: int) -> None:
+async def mark_sent(*, session: AsyncSession, email_id: int) -> bool:
+    """Record that the server accepted the email; False when that was recorded already."""
     email = await session.get(OutboxEmail, email_id)
     assert email is not None
+    if email.status == "sent":
+        return False
     email.status = "sent"
     email.sent_at = utcnow()
     email.last_error = None
+    return True
 
 
 async def mark_failed(

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiosmtplib
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
@@ -21,10 +27,14 @@ from crm.repo import outbox
 from crm.settings import Settings
 from crmflow.mail_sink import MailSink
 from tests.conftest import free_port
-from workflows.contracts import EmailToSend
+from tests.faults import TcpProxy
+from workflows.contracts import EmailOutcome, EmailToSend
 
 WELCOME = EmailToSend(to="jane@acme.example", template="welcome", purpose="welcome",
                       context={"lead_name": "Jane"}, related_type="lead", related_id=1)
+ACCEPTED = {"stage": "accepted", "key": "lead-1:welcome",
+            "message_id": message_id("lead-1:welcome")}
+"""The heartbeat details of an attempt whose SMTP server accepted the welcome email."""
 
 
 async def outbox_rows(sessions: db.Sessions) -> list[OutboxEmail]:
@@ -136,6 +146,109 @@ def in_flight(attempted_at: datetime) -> OutboxEmail:
         message_id=message_id("lead-1:welcome"), status="sending", attempts=1,
         attempted_at=attempted_at,
     )
+
+
+def capture_heartbeats(env: ActivityEnvironment) -> list[tuple[Any, ...]]:
+    beats: list[tuple[Any, ...]] = []
+    env.on_heartbeat = lambda *details: beats.append(details)
+    return beats
+
+
+async def test_the_attempt_records_in_its_heartbeat_that_the_server_accepted(
+    sessions: db.Sessions, settings: Settings, mail_sink: tuple[MailSink, int],
+    activity_env: ActivityEnvironment,
+) -> None:
+    beats = capture_heartbeats(activity_env)
+    outcome = await activity_env.run(EmailActivities(sessions, SmtpMailer(settings)).send_email,
+                                     WELCOME)
+    assert outcome.status == "sent"
+    assert beats and beats[-1] == (ACCEPTED,)  # the last word the Temporal server heard
+
+
+async def test_a_retry_after_the_server_accepted_marks_it_sent_without_sending_again(
+    sessions: db.Sessions, settings: Settings, mail_sink: tuple[MailSink, int],
+    activity_env: ActivityEnvironment,
+) -> None:
+    sink, _ = mail_sink
+    email = EmailActivities(sessions, SmtpMailer(settings))
+    async with db.unit_of_work(sessions) as session:  # as the worker that died left it
+        await outbox.reserve(session=session, email=in_flight(attempted_at=utcnow()))
+    activity_env.info = dataclasses.replace(activity_env.info, attempt=2,
+                                            heartbeat_details=[ACCEPTED])
+    beats = capture_heartbeats(activity_env)
+
+    started = time.monotonic()
+    outcome = await activity_env.run(email.send_email, WELCOME)
+    assert time.monotonic() - started < settings.smtp_timeout_seconds  # no wait for the lease
+
+    assert outcome == EmailOutcome("sent", ACCEPTED["message_id"])
+    assert sink.messages == []
+    [row] = await outbox_rows(sessions)
+    assert (row.status, row.attempts) == ("sent", 1)
+    assert row.sent_at is not None
+    assert beats and all(beat == (ACCEPTED,) for beat in beats)  # kept for a further retry
+
+    again = await activity_env.run(email.send_email, WELCOME)
+    assert again == EmailOutcome("already_sent", ACCEPTED["message_id"])
+    assert sink.messages == []
+
+
+class CuttingSink(MailSink):
+    """Accepts every message, taking the database away (through a proxy) as it does."""
+
+    def __init__(self, proxy: TcpProxy, loop: asyncio.AbstractEventLoop, outage: float) -> None:
+        super().__init__()
+        self.proxy, self.loop, self.outage = proxy, loop, outage
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        # The controller runs its own loop in its own thread; the proxy lives in the test's.
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._cut(), self.loop))
+        return await super().handle_DATA(server, session, envelope)
+
+    async def _cut(self) -> None:
+        await self.proxy.cut()
+        self.loop.call_later(self.outage, self.proxy.restore)
+
+
+@pytest.fixture
+async def database_proxy(postgres: str) -> AsyncIterator[TcpProxy]:
+    url = make_url(postgres)
+    async with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        yield proxy
+
+
+async def test_a_database_outage_after_the_server_accepted_does_not_send_it_twice(
+    postgres: str, database_proxy: TcpProxy, activity_env: ActivityEnvironment, tmp_path: Path,
+) -> None:
+    outage = 2.0
+    port = free_port()
+    sink = CuttingSink(database_proxy, asyncio.get_running_loop(), outage)
+    controller = Controller(sink, hostname="127.0.0.1", port=port, ready_timeout=10)
+    controller.start()
+    proxied = make_url(postgres).set(port=database_proxy.port)
+    engine = db.create_engine(proxied.render_as_string(hide_password=False))
+    settings = Settings(database_url=postgres, smtp_port=port, data_dir=tmp_path,
+                        smtp_timeout_seconds=5)
+    beats = capture_heartbeats(activity_env)
+    try:
+        started = time.monotonic()
+        outcome = await activity_env.run(
+            EmailActivities(db.create_sessions(engine), SmtpMailer(settings)).send_email, WELCOME
+        )
+        took = time.monotonic() - started
+    finally:
+        await engine.dispose()
+        controller.stop()
+
+    assert outcome.status == "sent"
+    assert took >= outage  # it waited for the database, within the attempt
+    assert len(sink.messages) == 1
+    direct = db.create_engine(postgres)
+    [row] = await outbox_rows(db.create_sessions(direct))
+    await direct.dispose()
+    assert (row.status, row.attempts) == ("sent", 1)
+    assert beats.count((ACCEPTED,)) >= 2  # it kept saying so while it waited
+    assert all(beat == (ACCEPTED,) for beat in beats[beats.index((ACCEPTED,)):])
 
 
 def test_html_escapes_what_people_typed(tmp_path: Path) -> None:

@@ -7,14 +7,15 @@ PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -24,6 +25,7 @@ from crm.temporal import connect
 from crmflow.mail_sink import MailSink
 from tests import factories
 from tests.conftest import fresh_namespace, register_search_attributes
+from tests.faults import TcpProxy
 from worker.main import build_worker
 
 
@@ -35,12 +37,15 @@ class Api:
     temporal: Client
     team: factories.SalesTeam
     tokens: dict[str, str] = field(default_factory=dict)
+    settings: Settings = field(default_factory=Settings)
+    """The worker's settings (its namespace, its database)."""
 
     def auth(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
 
     async def call(self, method: str, url: str, who: str, **kwargs: Any) -> httpx.Response:
-        return await self.http.request(method, url, headers=self.auth(who), **kwargs)
+        headers = {**self.auth(who), **kwargs.pop("headers", {})}
+        return await self.http.request(method, url, headers=headers, **kwargs)
 
 
 @pytest.fixture
@@ -51,6 +56,50 @@ def policy_file(tmp_path: Path) -> Path:
     return path
 
 
+@asynccontextmanager
+async def running_api(
+    dev_server: WorkflowEnvironment,
+    database_url: str,
+    smtp: tuple[MailSink, int],
+    tmp_path: Path,
+    *,
+    policy_file: Path | None = None,
+    api_temporal_address: str | None = None,
+    interceptors: Sequence[Interceptor] = (),
+    **settings: Any,
+) -> AsyncIterator[Api]:
+    """The app over ASGI with its worker, on a namespace of its own. The API may reach
+    Temporal by another address (a faulty proxy) or through client interceptors; the
+    worker always reaches it directly."""
+    sink, smtp_port = smtp
+    worker_settings = Settings(
+        database_url=database_url,
+        smtp_port=smtp_port,
+        data_dir=tmp_path,
+        temporal_address=dev_server.client.service_client.config.target_host,
+        temporal_namespace=await fresh_namespace(dev_server),
+        policy_file=policy_file,
+        **settings,
+    )
+    client = await connect(worker_settings)
+    await register_search_attributes(client)
+    api_settings = worker_settings.model_copy(
+        update={"temporal_address": api_temporal_address or worker_settings.temporal_address})
+    api_client = await connect(api_settings)
+    if interceptors:
+        api_client = Client(**{**api_client.config(), "interceptors": interceptors})
+    engine = db.create_engine(database_url)
+    sessions = db.create_sessions(engine)
+    team = await factories.sales_team(sessions)
+    tokens = await factories.tokens(sessions, team)
+    app = create_app(api_settings, temporal=api_client)
+    async with build_worker(client, worker_settings, sessions), app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://crm") as http:
+            yield Api(http, sessions, sink, client, team, tokens, worker_settings)
+    await engine.dispose()
+
+
 @pytest.fixture
 async def api(
     dev_server: WorkflowEnvironment,
@@ -59,24 +108,14 @@ async def api(
     policy_file: Path,
     tmp_path: Path,
 ) -> AsyncIterator[Api]:
-    sink, smtp_port = mail_sink
-    settings = Settings(
-        database_url=database_url,
-        smtp_port=smtp_port,
-        data_dir=tmp_path,
-        temporal_address=dev_server.client.service_client.config.target_host,
-        temporal_namespace=await fresh_namespace(dev_server),
-        policy_file=policy_file,
-    )
-    client = await connect(settings)
-    await register_search_attributes(client)
-    engine = db.create_engine(database_url)
-    sessions = db.create_sessions(engine)
-    team = await factories.sales_team(sessions)
-    tokens = await factories.tokens(sessions, team)
-    app = create_app(settings, temporal=client)
-    async with build_worker(client, settings, sessions), app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://crm") as http:
-            yield Api(http, sessions, sink, client, team, tokens)
-    await engine.dispose()
+    async with running_api(dev_server, database_url, mail_sink, tmp_path,
+                           policy_file=policy_file) as running:
+        yield running
+
+
+@pytest.fixture
+async def temporal_proxy(dev_server: WorkflowEnvironment) -> AsyncIterator[TcpProxy]:
+    """A proxy to the dev server that a test can pause (Temporal hangs) or cut (down)."""
+    host, _, port = dev_server.client.service_client.config.target_host.rpartition(":")
+    async with TcpProxy(host, int(port)) as proxy:
+        yield proxy

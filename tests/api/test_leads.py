@@ -174,7 +174,7 @@ async def test_qualified_lead_becomes_an_opportunity(api: Api) -> None:
     again = await api.call("POST", f"/leads/{lead['id']}/qualify", "rep",
                            json={"qualified": True, "budget": 1})
     assert again.status_code == 409
-    assert again.json()["detail"] == "the lead is already qualified"
+    assert again.json()["detail"] == "lead 1 is qualified (called), so it cannot be qualified"
 
 
 async def test_events_after_the_process_ended_are_still_recorded(api: Api) -> None:

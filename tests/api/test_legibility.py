@@ -23,7 +23,8 @@ async def timeline(handle: WorkflowHandle) -> list[tuple[str, str | None]]:
     """(event type, summary) for the events the UI draws on the timeline."""
     events = []
     async for event in handle.fetch_history_events():
-        if event.event_type in NEEDS_SUMMARY:
+        attributes = event.marker_recorded_event_attributes
+        if event.event_type in NEEDS_SUMMARY and attributes.marker_name != "core_patch":
             summary = None
             if event.user_metadata.HasField("summary"):
                 summary = pydantic_data_converter.payload_converter.from_payload(

@@ -88,7 +88,7 @@ async def test_small_discount_validated_sent_and_won(api: Api) -> None:
     sent = await api.call("POST", f"/quotes/{quote_id}/send", "rep")
     assert sent.status_code == 200 and sent.json()["status"] == "sent"
     assert sent.json()["valid_until"] is not None
-    [mail] = api.mail.to("jane@acme.example")
+    [mail] = await eventually(lambda: api.mail.to("jane@acme.example"))  # follows the answer
     assert mail.subject == f"Your quote {quote_id} from Alice"
 
     won = await api.call("POST", f"/quotes/{quote_id}/customer-response", "website",
@@ -118,7 +118,9 @@ async def test_big_discount_locks_the_quote_until_a_manager_decides(api: Api) ->
 
     not_yet = await api.call("POST", f"/quotes/{quote_id}/send", "rep")
     assert not_yet.status_code == 409
-    assert not_yet.json()["detail"].startswith("only a validated quote can be sent")
+    assert not_yet.json()["detail"] == (
+        f"quote {quote_id} is pending_approval (discount 25 % above the 20 % threshold), so it "
+        f"cannot be sent: only a validated quote can be sent")
 
     own = await api.call("POST", f"/quotes/{quote_id}/decision", "rep",
                          json={"approve": True})
@@ -143,6 +145,9 @@ async def test_big_discount_locks_the_quote_until_a_manager_decides(api: Api) ->
     twice = await api.call("POST", f"/quotes/{quote_id}/decision", "other_manager",
                            json={"approve": False, "comment": "no"})
     assert twice.status_code == 409
+    assert twice.json()["detail"] == (
+        f"quote {quote_id} is validated (strategic account), so it cannot be approved or "
+        f"rejected: only a quote pending approval can")
     assert (await api.call("GET", "/approvals", "manager")).json() == []
 
 

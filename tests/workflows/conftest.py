@@ -24,6 +24,19 @@ class Harness:
     task_queue: str
 
 
+async def _harness(
+    env: WorkflowEnvironment, url: str, mail_sink: tuple[MailSink, int], tmp_path: Path
+) -> AsyncIterator[Harness]:
+    sink, port = mail_sink
+    settings = Settings(database_url=url, smtp_port=port, data_dir=tmp_path)
+    engine = db.create_engine(url)
+    sessions = db.create_sessions(engine)
+    queue = f"test-{uuid.uuid4()}"
+    async with build_worker(env.client, settings, sessions, task_queue=queue):
+        yield Harness(env, sessions, sink, queue)
+    await engine.dispose()
+
+
 @pytest.fixture
 async def harness(
     time_skipping: WorkflowEnvironment,
@@ -31,11 +44,17 @@ async def harness(
     mail_sink: tuple[MailSink, int],
     tmp_path: Path,
 ) -> AsyncIterator[Harness]:
-    sink, port = mail_sink
-    settings = Settings(database_url=sqlite_url, smtp_port=port, data_dir=tmp_path)
-    engine = db.create_engine(sqlite_url)
-    sessions = db.create_sessions(engine)
-    queue = f"test-{uuid.uuid4()}"
-    async with build_worker(time_skipping.client, settings, sessions, task_queue=queue):
-        yield Harness(time_skipping, sessions, sink, queue)
-    await engine.dispose()
+    async for h in _harness(time_skipping, sqlite_url, mail_sink, tmp_path):
+        yield h
+
+
+@pytest.fixture
+async def harness_on_both(
+    time_skipping: WorkflowEnvironment,
+    database_url: str,
+    mail_sink: tuple[MailSink, int],
+    tmp_path: Path,
+) -> AsyncIterator[Harness]:
+    """The harness on SQLite and on PostgreSQL, for what depends on the database's locks."""
+    async for h in _harness(time_skipping, database_url, mail_sink, tmp_path):
+        yield h

@@ -54,8 +54,8 @@ async def test_small_discount_is_validated_at_once_then_won_creates_a_sale(
     state = await handle.execute_update(
         QuoteApproval.send_to_customer, QuoteSending(team.rep.id, team.rep.role)
     )
-    assert state.status == "sent"
-    customer_mail = h.mail.to("jane@acme.example")
+    assert state.status == "sent"  # answered once recorded: the email follows
+    customer_mail = await eventually(lambda: h.mail.to("jane@acme.example"))
     assert [m.purpose for m in customer_mail] == ["submission_1:sent"]
     assert "- CRM licence: 10 x 100.00" in customer_mail[0].text
     assert "Discount: 15 %" in customer_mail[0].text
@@ -109,6 +109,30 @@ async def test_big_discount_waits_for_a_manager_who_approves(harness: Harness) -
         ("pending_approval", "discount 25 % above the 20 % threshold"),
         ("validated", "fine for Acme"),
     ]
+    await handle.terminate("test over")
+
+
+async def test_a_quote_sent_while_its_author_hears_of_the_approval_still_goes_out(
+    harness: Harness,
+) -> None:
+    """The decision is answered once recorded; the rep may send before the author's email is
+    out: the process catches up with the quote's status instead of skipping the sending."""
+    h = harness
+    team = await factories.sales_team(h.sessions)
+    quote_id, handle = await submit(h, team, "25", QuoteApprovalPolicy())
+    await handle.execute_update(QuoteApproval.submission_outcome)
+
+    await handle.execute_update(QuoteApproval.decide, decision(team.manager, True, "go"))
+    state = await handle.execute_update(QuoteApproval.send_to_customer,
+                                        QuoteSending(team.rep.id, team.rep.role))
+    assert state.status == "sent"
+
+    [offer] = await eventually(lambda: h.mail.to("jane@acme.example"))
+    assert offer.purpose == "submission_1:sent"
+    [told] = await eventually(lambda: h.mail.to("alice@crm.example"))
+    assert "is approved" in told.subject
+    assert [s for s, _ in await statuses(h, quote_id)] == [
+        "pending_approval", "validated", "sent"]
     await handle.terminate("test over")
 
 

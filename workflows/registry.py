@@ -1,0 +1,44 @@
+"""Every process crmflow runs, in one place: the worker, the API, the policies and the
+process views all read this list. Adding a process means its own modules plus one line here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from workflows import lead_to_sale, quote_approval
+from workflows.contracts import StartOptions
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """What the rest of crmflow needs to know about one process."""
+
+    name: str
+    """The CrmProcess search attribute's value, e.g. ``lead_to_sale``."""
+    workflow: type
+    input_type: type
+    start_options: Callable[[Any], StartOptions]
+    object_type: str
+    """The CRM object the process follows; its workflow id is ``{object_type}-{id}``."""
+    policy_table: str
+    """The policy file's table for this process, e.g. ``[lead_nurturing]``."""
+    policy_type: type
+
+    def workflow_id(self, object_id: int) -> str:
+        return f"{self.object_type}-{object_id}"
+
+
+LEAD_TO_SALE = ProcessSpec("lead_to_sale", lead_to_sale.LeadToSale, lead_to_sale.LeadToSaleInput,
+                           lead_to_sale.start_options, "lead", "lead_nurturing",
+                           lead_to_sale.LeadNurturingPolicy)
+QUOTE_APPROVAL = ProcessSpec("quote_approval", quote_approval.QuoteApproval,
+                             quote_approval.QuoteApprovalInput, quote_approval.start_options,
+                             "quote", "quote_approval", quote_approval.QuoteApprovalPolicy)
+
+PROCESSES: tuple[ProcessSpec, ...] = (LEAD_TO_SALE, QUOTE_APPROVAL)
+
+BY_NAME = {spec.name: spec for spec in PROCESSES}
+WORKFLOWS: tuple[type, ...] = tuple(spec.workflow for spec in PROCESSES)
