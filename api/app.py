@@ -9,7 +9,18 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api import idempotency, metrics, problems
-from api.routers import emails, health, leads, me, processes, quotes, tasks
+from api.routers import (
+    emails,
+    health,
+    invoices,
+    leads,
+    me,
+    processes,
+    projects,
+    quotes,
+    tasks,
+    tickets,
+)
 from api.state import ApiState, TemporalConnection
 from crm import db
 from crm.policies import PolicyStore
@@ -43,7 +54,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     problems.install(app)
     idempotency.install(app)
     metrics.install(app)
-    for router in (health.router, me.router, leads.router, quotes.router, tasks.router,
-                   emails.router, processes.router):
+    for router in (health.router, me.router, leads.router, quotes.router, projects.router,
+                   invoices.router, tickets.router, tasks.router, emails.router,
+                   processes.router):
         app.include_router(router)
     return app

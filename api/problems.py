@@ -15,10 +15,19 @@ from starlette.exceptions import HTTPException
 from temporalio.client import RPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
-from crm.errors import Conflict, CrmError, Forbidden, MissingInformation, NotFound
+from crm.errors import (
+    Conflict,
+    CrmError,
+    Forbidden,
+    MissingInformation,
+    NotFound,
+    ServiceUnavailable,
+)
 from crm.policies import PolicyError
 
 log = structlog.get_logger(__name__)
+
+__all__ = ["ServiceUnavailable", "install", "invalid", "problem"]
 
 STATUS_OF: dict[type[CrmError], int] = {
     NotFound: 404,
@@ -26,15 +35,6 @@ STATUS_OF: dict[type[CrmError], int] = {
     MissingInformation: 409,
     Conflict: 409,
 }
-
-
-class ServiceUnavailable(Exception):
-    """A system crmflow depends on does not answer: 503 with ``Retry-After``, try again."""
-
-    def __init__(self, detail: str, *, retry_after: int = 5) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.retry_after = retry_after
 
 
 DATABASE = "the CRM database"

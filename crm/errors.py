@@ -5,6 +5,9 @@
     ├── Forbidden            → 403: this user may not do this
     └── Conflict             → 409: not in this object's status
         └── MissingInformation → 409: a gate names the fields or documents missing
+
+    ServiceUnavailable       → 503: a system crmflow depends on does not answer; not a
+                               refusal, so an activity meeting it retries
 """
 
 from __future__ import annotations
@@ -39,3 +42,12 @@ class MissingInformation(Conflict):
     def __init__(self, rule: str, missing: list[str]) -> None:
         super().__init__(f"{rule}; missing: {', '.join(missing)}" if missing else rule)
         self.missing = missing
+
+
+class ServiceUnavailable(Exception):
+    """A system crmflow depends on does not answer: 503 with ``Retry-After``, try again."""
+
+    def __init__(self, detail: str, *, retry_after: int = 5) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.retry_after = retry_after

@@ -107,8 +107,8 @@ async def _serve_api(settings: Settings) -> None:
 async def _repair(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import timedelta
 
-    from api.processes import repair
     from crm import db
+    from crm.launcher import repair
     from crm.temporal import connect
 
     engine = db.create_engine(settings.database_url)

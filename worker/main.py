@@ -29,7 +29,11 @@ HEARTBEAT_FLUSH = timedelta(seconds=1)
 known as accepted (never sent again) within a second, even while the database is down."""
 
 
-def activities(sessions: db.Sessions, mailer: SmtpMailer) -> list[Callable[..., Any]]:
+def activities(
+    client: Client, settings: Settings, sessions: db.Sessions, mailer: SmtpMailer
+) -> list[Callable[..., Any]]:
+    """Every activity, by the system it touches. Those that start another process (commit,
+    then start, as the API does) hold the Temporal client."""
     crm = CrmActivities(sessions)
     email = EmailActivities(sessions, mailer)
     return [
@@ -50,7 +54,7 @@ def build_worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=list(WORKFLOWS),
-        activities=activities(sessions, SmtpMailer(settings)),
+        activities=activities(client, settings, sessions, SmtpMailer(settings)),
         interceptors=[ActivityContext()],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         max_heartbeat_throttle_interval=HEARTBEAT_FLUSH,

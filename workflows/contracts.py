@@ -7,7 +7,7 @@ modules stay free of database and SMTP imports (the sandbox re-imports workflow 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -131,3 +131,69 @@ class StartOptions:
     customer_id: int | None = None
     owner: int | None = None
     amount: Decimal | None = None
+
+
+# Between processes: one process's step that creates another process's object and starts it
+# (commit, then start, through crm.launcher), implemented by the activities of the process
+# that owns the object.
+
+ISSUE_INVOICE = "issue_invoice"
+"""Create an invoice and start its dunning process (owned by invoice dunning)."""
+OPEN_DISPUTE_TICKET = "open_dispute_ticket"
+"""Open a billing ticket about a disputed invoice (owned by support; until then, a task)."""
+START_PROJECT = "start_project"
+"""Start the project of a won sale (owned by sale to project)."""
+
+
+@dataclass
+class InvoiceLineToIssue:
+    description: str
+    amount: Decimal
+
+
+@dataclass
+class InvoiceToIssue:
+    purpose: str
+    """Unique within the issuing process: the invoice is made once per process and purpose."""
+    account_id: int
+    currency: str
+    lines: list[InvoiceLineToIssue]
+    due_on: date
+    sale_id: int | None = None
+    project_id: int | None = None
+    milestone_id: int | None = None
+    notify_process_id: str | None = None
+    """The process told (INVOICE_SETTLED) when the invoice is paid, written off or credited."""
+
+
+@dataclass
+class IssuedInvoice:
+    invoice_id: int
+    number: str
+    total: Decimal
+    workflow_id: str
+
+
+@dataclass
+class DisputeToRaise:
+    invoice_id: int
+    account_id: int
+    reason: str
+    by_user_id: int | None = None
+
+
+@dataclass
+class RaisedDispute:
+    ticket_id: int | None = None
+    """The billing ticket opened about it (support), or None where a task stands in."""
+    task_id: int | None = None
+
+
+@dataclass
+class ProjectToStart:
+    sale_id: int
+
+
+@dataclass
+class StartedProject:
+    workflow_id: str

@@ -26,9 +26,16 @@ class ProcessSpec:
     policy_table: str
     """The policy file's table for this process, e.g. ``[lead_nurturing]``."""
     policy_type: type
+    key_field: str = ""
+    """The input's field holding the id in the workflow id (default ``{object_type}_id``);
+    a project's process is keyed by its sale, which exists before the project does."""
 
     def workflow_id(self, object_id: int) -> str:
         return f"{self.object_type}-{object_id}"
+
+    def object_id(self, data: Any) -> int:
+        """The id in the workflow id, read from the process's input."""
+        return int(getattr(data, self.key_field or f"{self.object_type}_id"))
 
 
 LEAD_TO_SALE = ProcessSpec("lead_to_sale", lead_to_sale.LeadToSale, lead_to_sale.LeadToSaleInput,

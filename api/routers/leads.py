@@ -24,6 +24,7 @@ from api.idempotency import OnceDep, Replay
 from api.lookups import LeadDep
 from api.problems import invalid
 from api.schemas import EmailOut, Out, StatusChangeOut
+from crm import launcher
 from crm.errors import Conflict
 from crm.models import Lead, Team, User
 from crm.repo import history, leads, outbox
@@ -138,17 +139,17 @@ async def create_lead(
     (409, naming the lead). Send an ``Idempotency-Key`` to retry safely."""
     if (kept := await once.answered(session)) is not None:
         if kept.workflow_id:
-            await processes.resume(session, client, state.settings, kept.workflow_id)
+            await launcher.resume(session, client, state.settings, kept.workflow_id)
         return Replay(kept).response()
     await once.claim(session)
     fields = await _checked_fields(body, session, user)
     lead = await _new_lead(session, fields)
-    start = await processes.record_start(session, LEAD_TO_SALE, lead.id,
+    start = await launcher.record_start(session, LEAD_TO_SALE, lead.id,
                                          processes.lead_to_sale_input(lead, policies))
     answer = LeadOut.model_validate(lead)
     await once.keep(session, status.HTTP_201_CREATED, answer, workflow_id=start.workflow_id)
     await session.commit()
-    await processes.launch(session, client, state.settings, start, fresh=True)
+    await launcher.launch(session, client, state.settings, start, fresh=True)
     return answer
 
 
@@ -253,7 +254,7 @@ async def qualify(
         state.settings,
         lambda: handle.start_update(LeadToSale.qualify, decision,
                                     wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-                                    rpc_timeout=processes.deadline(state.settings)),
+                                    rpc_timeout=launcher.deadline(state.settings)),
         when_ended=lambda: Conflict(f"lead {lead_id} is {lead_status}: its process has ended"),
     )
     session.expire_all()

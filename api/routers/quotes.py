@@ -16,6 +16,7 @@ from api.idempotency import Once, OnceDep, Replay
 from api.lookups import QuoteDep, QuoteToChange
 from api.problems import invalid
 from api.schemas import Out, StatusChangeOut
+from crm import launcher
 from crm.errors import Conflict, Forbidden, MissingInformation
 from crm.models import Account, Contact, ProcessStart, Quote, User
 from crm.repo import history, leads, quotes, starts
@@ -255,7 +256,7 @@ async def _submission(
     data = processes.quote_approval_input(
         quote, user, account.name if account else contact.name, contact, policies
     )
-    return await processes.record_start(session, QUOTE_APPROVAL, quote.id, data)
+    return await launcher.record_start(session, QUOTE_APPROVAL, quote.id, data)
 
 
 async def _drive(
@@ -271,7 +272,7 @@ async def _drive(
     await processes.decide(
         settings,
         lambda: handle.start_update(update, arg, wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-                                    rpc_timeout=processes.deadline(settings)),
+                                    rpc_timeout=launcher.deadline(settings)),
         when_ended=lambda: Conflict(f"quote {quote_id} is {current}: no decision is pending"),
     )
     answer = await _fresh(session, quote_id)

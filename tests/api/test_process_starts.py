@@ -19,8 +19,8 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from api.processes import repair
 from crm import db
+from crm.launcher import repair
 from crm.models import Lead, ProcessStart
 from crmflow.mail_sink import MailSink
 from tests.api.conftest import Api, running_api

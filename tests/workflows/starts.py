@@ -7,8 +7,9 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 
-from api.processes import lead_to_sale_input, quote_approval_input, start_workflow
+from api.processes import lead_to_sale_input, quote_approval_input
 from crm import db
+from crm.launcher import start_workflow
 from crm.models import Contact, Lead, User
 from crm.policies import Policies
 from crm.repo import quotes

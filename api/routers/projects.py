@@ -1,0 +1,7 @@
+"""Projects: to be built (see the issue of its process)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["projects"])

@@ -1,0 +1,7 @@
+"""Tickets: to be built (see the issue of its process)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["tickets"])
