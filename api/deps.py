@@ -74,6 +74,8 @@ def get_policies(state: StateDep) -> Policies:
 
 PoliciesDep = Annotated[Policies, Depends(get_policies)]
 
+DEMO_TOKENS = ("demo",)
+"""Labels of the tokens the dev stack makes for its demo users: refused in production."""
 bearer = HTTPBearer(auto_error=False, description="An API token from `crmflow users create`")
 
 
@@ -83,8 +85,10 @@ async def current_user(
 ) -> User:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "send 'Authorization: Bearer <token>'")
+    refused = DEMO_TOKENS if state.settings.environment == "production" else ()
     async with state.read_sessions() as session:
-        user = await people.user_by_token(session=session, token=credentials.credentials)
+        user = await people.user_by_token(session=session, token=credentials.credentials,
+                                          refused_labels=refused)
     if user is None:
         raise HTTPException(401, "unknown or revoked token")
     return user

@@ -52,6 +52,7 @@ def configure_logging(
     )
     handler = _StderrHandler()
     handler.setFormatter(formatter)
+    handler.addFilter(OneLinePerRetry())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -63,6 +64,21 @@ def configure_logging(
     quiet = logging.INFO if level.upper() == "DEBUG" else logging.WARNING
     for name in ("sqlalchemy.engine", "alembic.runtime.plugins", "mail.log"):
         logging.getLogger(name).setLevel(quiet)
+
+
+class OneLinePerRetry(logging.Filter):
+    """A failing activity retried for hours logs one line per attempt, not a traceback each
+    time: the traceback is kept for its first attempt only, then replaced by the error's
+    type and message (a stuck email once grew the dev log to 65,000 lines)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        failure = getattr(record, "__temporal_error_identifier", None) == "ActivityFailure"
+        attempt = getattr(record, "temporal_activity", {}).get("attempt", 1)
+        if failure and record.exc_info and attempt > 1:
+            error = record.exc_info[1]
+            record.error = f"{type(error).__name__}: {error}"
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
 class _StderrHandler(logging.StreamHandler):

@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--skill", action="append", default=[], help="repeatable")
     token = user_commands.add_parser("token", help="issue another API token for a user")
     token.add_argument("--email", required=True)
+    revoke = user_commands.add_parser("revoke", help="revoke every API token of a user")
+    revoke.add_argument("--email", required=True)
     processes = commands.add_parser("processes", help="look after the processes")
     process_commands = processes.add_subparsers(dest="processes_command", required=True)
     repair = process_commands.add_parser(
@@ -86,6 +88,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await _repair(args, settings)
     elif args.users_command == "create":
         await _create_user(args, settings)
+    elif args.users_command == "revoke":
+        await _revoke(args, settings)
     else:
         await _new_token(args, settings)
     return 0
@@ -137,6 +141,18 @@ async def _create_user(args: argparse.Namespace, settings: Settings) -> None:
     await engine.dispose()
     print(f"created user {user.id} {user.email} ({user.role}); API token:", file=sys.stderr)
     print(token)
+
+
+async def _revoke(args: argparse.Namespace, settings: Settings) -> None:
+    from crm import db
+    from crm.repo import people
+
+    engine = db.create_engine(settings.database_url)
+    async with db.unit_of_work(db.create_sessions(engine)) as session:
+        user = await people.get_user_by_email(session=session, email=args.email)
+        revoked = await people.revoke_tokens(session=session, user=user)
+    await engine.dispose()
+    print(f"revoked {revoked} token(s) of {user.email}", file=sys.stderr)
 
 
 async def _new_token(args: argparse.Namespace, settings: Settings) -> None:

@@ -16,7 +16,7 @@ def test_every_process_is_run_by_the_worker_and_listed_by_the_api() -> None:
 
     assert worker.main.WORKFLOWS is WORKFLOWS
     assert {"LeadToSale", "QuoteApproval"} <= {w.__name__ for w in WORKFLOWS}
-    assert PROCESS_NAMES == [spec.name for spec in PROCESSES]
+    assert [spec.name for spec in PROCESSES] == PROCESS_NAMES
     assert len(set(WORKFLOWS)) == len(PROCESSES)
 
 

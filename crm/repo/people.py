@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 
 from sqlalchemy import select
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.errors import Conflict, NotFound
 from crm.models import ApiToken, Team, User, UserSkill
+from crm.models.base import utcnow
 from workflows.roles import Role
 
 TOKEN_PREFIX = "crm_"
@@ -60,16 +62,33 @@ async def issue_token(*, session: AsyncSession, user: User, label: str | None = 
     return token
 
 
-async def user_by_token(*, session: AsyncSession, token: str) -> User | None:
-    """The active user the token belongs to, or None."""
+async def user_by_token(
+    *, session: AsyncSession, token: str, refused_labels: tuple[str, ...] = ()
+) -> User | None:
+    """The active user the token belongs to, or None (also for a token carrying one of
+    ``refused_labels``, such as the dev stack's demo tokens in production).
+
+    The database is searched by the token's SHA-256, never by the token, and the stored
+    hash is compared in constant time: neither leaks how much of a guess was right."""
+    wanted = hash_token(token)
     row = await session.scalar(
-        select(ApiToken).where(
-            ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None)
-        )
+        select(ApiToken).where(ApiToken.token_hash == wanted, ApiToken.revoked_at.is_(None))
     )
-    if row is None or not row.user.active:
+    if row is None or not hmac.compare_digest(row.token_hash, wanted):
+        return None
+    if not row.user.active or row.label in refused_labels:
         return None
     return row.user
+
+
+async def revoke_tokens(*, session: AsyncSession, user: User) -> int:
+    """Revoke every token of the user; how many were still valid."""
+    rows = list(await session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))))
+    for row in rows:
+        row.revoked_at = utcnow()
+    await session.flush()
+    return len(rows)
 
 
 async def get_user(*, session: AsyncSession, user_id: int) -> User:

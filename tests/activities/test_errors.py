@@ -175,3 +175,37 @@ def test_a_pydantic_validation_error_is_a_programming_error() -> None:
 ], ids=lambda error: type(error).__name__)
 def test_transient_errors(error: BaseException) -> None:
     assert not is_programming_error(error)
+
+
+@activity.defn
+async def fail_twice() -> int:
+    """An outage that lasts two attempts."""
+    if activity.info().attempt < 3:
+        raise ConnectionRefusedError("the database is down")
+    return activity.info().attempt
+
+
+@workflow.defn
+class RunsFailTwice:
+    @workflow.run
+    async def run(self) -> int:
+        return await workflow.execute_activity(
+            fail_twice, start_to_close_timeout=timedelta(seconds=10),
+            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=50)),
+        )
+
+
+async def test_a_retried_failure_logs_its_traceback_once_then_one_line_per_attempt(
+    time_skipping: WorkflowEnvironment, json_logs: Callable[[], list[dict[str, Any]]]
+) -> None:
+    queue = f"test-{uuid.uuid4()}"
+    async with Worker(time_skipping.client, task_queue=queue, workflows=[RunsFailTwice],
+                      activities=[fail_twice], interceptors=[ActivityContext()]):
+        assert await time_skipping.client.execute_workflow(
+            RunsFailTwice.run, id=f"twice-{uuid.uuid4()}", task_queue=queue) == 3
+
+    failed = [e for e in json_logs() if e["event"].startswith("Completing activity as failed")]
+    assert [e["temporal_activity"]["attempt"] for e in failed] == [1, 2]
+    assert "Traceback" in failed[0]["exception"]
+    assert "exception" not in failed[1]
+    assert failed[1]["error"] == "ConnectionRefusedError: the database is down"

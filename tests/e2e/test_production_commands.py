@@ -64,6 +64,10 @@ async def test_migrate_and_create_users(env: dict[str, str]) -> None:
     assert twice.returncode == 1
     assert "a user with email ops@x.example already exists" in twice.stderr
 
+    revoked = crmflow("users", "revoke", "--email", "ops@x.example", env=env)
+    assert revoked.returncode == 0, revoked.stderr
+    assert "revoked 1 token(s) of ops@x.example" in revoked.stderr
+
 
 async def test_the_api_alone_answers_health_tokens_and_metrics(
     env: dict[str, str], api: str
