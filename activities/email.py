@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -38,6 +39,7 @@ from typing import Any
 
 import aiosmtplib
 import asyncpg
+import jinja2
 import structlog
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy import exc as sa_exc
@@ -70,13 +72,27 @@ MARK_SENT_BACKOFF = (0.25, 5.0)
 
 
 def render(template: str, context: dict[str, object]) -> tuple[str, str, str]:
-    """Subject, text and HTML of a template: ``NAME.txt.j2`` starts with a Subject: line."""
-    text = TEMPLATES.get_template(f"{template}.txt.j2").render(context)
-    first_line, _, body = text.partition("\n")
-    if not first_line.startswith("Subject: "):
-        raise ValueError(f"template {template}.txt.j2 must start with 'Subject: '")
+    """Subject, text and HTML of a template: ``NAME.txt.j2`` starts with a Subject: line.
+
+    The subject line is rendered on its own, so a value with a line break cannot spill into
+    the body; the subject keeps it, and the email is then refused as one that cannot be built
+    (a header never holds a line break)."""
+    subject, text = _text_parts(template)
     html = TEMPLATES.get_template(f"{template}.html.j2").render(context)
-    return first_line.removeprefix("Subject: ").strip(), body.strip() + "\n", html
+    return subject.render(context).strip(" "), text.render(context).strip() + "\n", html
+
+
+@functools.cache
+def _text_parts(template: str) -> tuple[jinja2.Template, jinja2.Template]:
+    """The subject line and the body of ``NAME.txt.j2``, compiled once."""
+    name = f"{template}.txt.j2"
+    assert TEMPLATES.loader is not None
+    source, _, _ = TEMPLATES.loader.get_source(TEMPLATES, name)
+    first_line, _, body = source.partition("\n")
+    if not first_line.startswith("Subject: "):
+        raise ValueError(f"template {name} must start with 'Subject: '")
+    return (TEMPLATES.from_string(first_line.removeprefix("Subject: ")),
+            TEMPLATES.from_string(body))
 
 
 def message_id(idempotency_key: str) -> str:
@@ -262,8 +278,19 @@ class EmailActivities:
     async def _send(self, row: OutboxEmail, heartbeat: Heartbeat) -> EmailOutcome:
         key = row.idempotency_key
         try:
+            message = self.mailer.compose(row)
+        except ValueError as error:
+            # The data cannot make an email (a line break in a name or an address): no retry
+            # can mend that, and the process must not wait on it — it goes on without it.
+            reason = f"the email cannot be built: {error}"
+            async with db.unit_of_work(self.sessions) as session:
+                await outbox.mark_failed(session=session, email_id=row.id, error=reason,
+                                         permanent=True)
+            log.warning("email cannot be built", key=key, error=str(error))
+            return EmailOutcome("refused", row.message_id, reason)
+        try:
             await self.mailer.send(
-                self.mailer.compose(row),
+                message,
                 on_accepted=lambda: heartbeat.record(accepted(key, row.message_id)),
             )
         except aiosmtplib.SMTPException as error:

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api import idempotency, metrics, problems
+from api.body_gate import BodyGate
 from api.routers import (
     emails,
     health,
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         await engine.dispose()
 
     app = FastAPI(title="crmflow", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.add_middleware(BodyGate)
     problems.install(app)
     idempotency.install(app)
     metrics.install(app)

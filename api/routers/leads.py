@@ -21,6 +21,7 @@ from api.deps import (
     requires,
 )
 from api.idempotency import OnceDep, Replay
+from api.inputs import Id, In, Offset, Paragraphs, SingleLine
 from api.lookups import LeadDep
 from api.problems import invalid
 from api.schemas import EmailOut, Out, StatusChangeOut
@@ -39,15 +40,15 @@ MayPostEvents = Annotated[
 ]
 
 
-class LeadIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+class LeadIn(In):
+    name: Annotated[SingleLine, Field(max_length=200)]
     email: EmailStr
-    company: str | None = Field(None, max_length=200)
-    phone: str | None = Field(None, max_length=40)
+    company: Annotated[SingleLine, Field(max_length=200)] | None = None
+    phone: Annotated[SingleLine, Field(max_length=40)] | None = None
     source: Literal["newsletter", "website", "event", "referral", "rep"] | None = None
-    team_id: int | None = None
-    owner_id: int | None = None
-    need: str | None = Field(None, max_length=2000)
+    team_id: Id | None = None
+    owner_id: Id | None = None
+    need: Annotated[Paragraphs, Field(max_length=2000)] | None = None
     budget: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
 
     @field_validator("email")
@@ -89,9 +90,10 @@ class LeadDetail(LeadOut):
     history: list[StatusChangeOut]
 
 
-class LeadEventIn(BaseModel):
+class LeadEventIn(In):
     type: Literal["content_downloaded", "demo_requested", "unsubscribed", "marketing_response"]
-    content: str | None = Field(None, max_length=200, description="e.g. white_paper")
+    content: Annotated[SingleLine, Field(max_length=200, description="e.g. white_paper")] | None = (
+        None)
 
     @model_validator(mode="after")
     def _content_for_downloads(self) -> LeadEventIn:
@@ -105,10 +107,11 @@ class EventAccepted(BaseModel):
     process: Literal["signalled", "ended"]
 
 
-class QualifyIn(BaseModel):
+class QualifyIn(In):
     qualified: bool
-    reason: str | None = Field(None, max_length=2000)
-    need: str | None = Field(None, max_length=2000, description="Kept on the lead")
+    reason: Annotated[Paragraphs, Field(max_length=2000)] | None = None
+    need: Annotated[Paragraphs, Field(max_length=2000, description="Kept on the lead")] | None = (
+        None)
     budget: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
 
 
@@ -190,11 +193,11 @@ async def list_leads(
     session: SessionDep,
     _: SalesUser,
     status: str | None = None,
-    owner_id: int | None = None,
-    team_id: int | None = None,
-    email: str | None = None,
+    owner_id: Annotated[Id | None, Query()] = None,
+    team_id: Annotated[Id | None, Query()] = None,
+    email: Annotated[str | None, Query(max_length=320)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> Any:
     rows = await leads.list_leads(session=session, status=status, owner_id=owner_id,
                                   team_id=team_id, email=email, limit=limit, offset=offset)

@@ -13,6 +13,7 @@ from temporalio.client import WorkflowUpdateStage
 from api import processes
 from api.deps import PoliciesDep, SalesUser, SessionDep, StateDep, TemporalDep, requires
 from api.idempotency import Once, OnceDep, Replay
+from api.inputs import Currency, Id, In, Offset, Paragraphs, SingleLine
 from api.lookups import QuoteDep, QuoteToChange
 from api.problems import invalid
 from api.schemas import Out, StatusChangeOut
@@ -31,39 +32,38 @@ MayRecordAnswer = Annotated[
 ]
 
 
-class LineIn(BaseModel):
-    description: str = Field(min_length=1, max_length=500)
+class LineIn(In):
+    description: Annotated[SingleLine, Field(max_length=500)]
     quantity: Decimal = Field(gt=0, max_digits=12, decimal_places=3)
     unit_price: Decimal = Field(ge=0, max_digits=12, decimal_places=2)
 
 
 Discount = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
 
-class QuoteIn(BaseModel):
-    lead_id: int
+class QuoteIn(In):
+    lead_id: Id
     lines: list[LineIn] = Field(default_factory=list, max_length=200)
     discount_pct: Discount = Decimal(0)
     currency: Currency = "EUR"
-    contact_id: int | None = Field(None, description="Defaults to the lead's contact")
+    contact_id: Id | None = Field(None, description="Defaults to the lead's contact")
 
 
-class QuotePatch(BaseModel):
+class QuotePatch(In):
     lines: list[LineIn] | None = Field(None, max_length=200)
     discount_pct: Discount | None = None
     currency: Currency | None = None
-    contact_id: int | None = None
+    contact_id: Id | None = None
 
 
-class DecisionIn(BaseModel):
+class DecisionIn(In):
     approve: bool
-    comment: str | None = Field(None, max_length=2000)
+    comment: Annotated[Paragraphs, Field(max_length=2000)] | None = None
 
 
-class CustomerResponseIn(BaseModel):
+class CustomerResponseIn(In):
     accepted: bool
-    note: str | None = Field(None, max_length=2000)
+    note: Annotated[Paragraphs, Field(max_length=2000)] | None = None
 
 
 class LineOut(Out):
@@ -168,10 +168,10 @@ async def list_quotes(
     session: SessionDep,
     _: SalesUser,
     status: str | None = None,
-    lead_id: int | None = None,
-    author_id: int | None = None,
+    lead_id: Annotated[Id | None, Query()] = None,
+    author_id: Annotated[Id | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> Any:
     rows = await quotes.list_quotes(session=session, status=status, lead_id=lead_id,
                                     author_id=author_id, limit=limit, offset=offset)

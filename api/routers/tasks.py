@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.deps import SessionDep, StaffUser
 from api.idempotency import OnceDep
+from api.inputs import Id, In, Offset, Paragraphs
 from api.lookups import ObjectId
 from api.schemas import TaskOut
 from crm.errors import Forbidden
@@ -19,8 +20,9 @@ router = APIRouter(tags=["tasks"])
 SUPERVISORS = (Role.SALES_MANAGER, Role.SUPPORT_LEAD, Role.ADMIN)
 
 
-class Completion(BaseModel):
-    outcome: str = Field(min_length=1, max_length=2000, description="What was done")
+class Completion(In):
+    outcome: Annotated[Paragraphs, Field(min_length=1, max_length=2000,
+                                         description="What was done")]
 
 
 @router.get("/tasks", response_model=list[TaskOut])
@@ -33,9 +35,9 @@ async def list_tasks(
     status: Literal["open", "done", "cancelled"] | None = None,
     kind: str | None = None,
     related_type: str | None = None,
-    related_id: int | None = None,
+    related_id: Annotated[Id | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> list[TaskOut]:
     assignee_id = user.id if assignee == "me" else None if assignee == "all" else int(assignee)
     if assignee_id != user.id and user.role not in SUPERVISORS:

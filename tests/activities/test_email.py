@@ -256,3 +256,22 @@ def test_html_escapes_what_people_typed(tmp_path: Path) -> None:
     assert "&lt;script&gt;" in html and "<script>" not in html
     assert "<script>x</script>" in text  # plain text is not HTML
     assert subject == "Welcome to our newsletter, <script>x</script>"
+
+
+async def test_an_email_that_cannot_be_built_is_refused_and_the_process_goes_on(
+    sessions: db.Sessions, settings: Settings, mail_sink: tuple[MailSink, int],
+    activity_env: ActivityEnvironment,
+) -> None:
+    sink, _ = mail_sink
+    email = EmailActivities(sessions, SmtpMailer(settings))
+    broken = EmailToSend(to="jane@acme.example", template="welcome", purpose="welcome",
+                         context={"lead_name": "Jane\r\nBcc: everyone@acme.example"})
+
+    outcome = await activity_env.run(email.send_email, broken)
+    again = await activity_env.run(email.send_email, broken)
+
+    assert (outcome.status, again.status) == ("refused", "refused")
+    assert outcome.detail is not None and outcome.detail.startswith("the email cannot be built")
+    assert sink.messages == []
+    [row] = await outbox_rows(sessions)
+    assert (row.status, row.attempts) == ("refused", 1)
