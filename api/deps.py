@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
+from api import signatures
 from api.problems import TEMPORAL, ServiceUnavailable, failure_reason
 from api.state import ApiState
 from crm.errors import Forbidden
@@ -81,6 +82,7 @@ bearer = HTTPBearer(auto_error=False, description="An API token from `crmflow us
 
 async def current_user(
     state: StateDep,
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> User:
     if credentials is None or credentials.scheme.lower() != "bearer":
@@ -90,7 +92,9 @@ async def current_user(
         user = await people.user_by_token(session=session, token=credentials.credentials,
                                           refused_labels=refused)
     if user is None:
-        raise HTTPException(401, "unknown or revoked token")
+        raise HTTPException(401, "unknown, revoked or expired token")
+    if user.role == Role.INTEGRATION and state.settings.integration_secret is not None:
+        await signatures.verify(request, state.settings, state.sessions)
     return user
 
 

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
 
     policy_file: Path | None = None
 
+    # Outside systems (the `integration` role): when a secret is set, each of their requests
+    # must be signed (HMAC-SHA256 over timestamp, method, path and body; see README).
+    integration_secret: SecretStr | None = None
+    signature_tolerance_seconds: int = 300
+
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: str = "INFO"
 

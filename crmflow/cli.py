@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from datetime import timedelta
 
 from crm.logs import configure_logging
 from crm.settings import Settings
@@ -30,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--skill", action="append", default=[], help="repeatable")
     token = user_commands.add_parser("token", help="issue another API token for a user")
     token.add_argument("--email", required=True)
+    for command in (create, token):
+        command.add_argument("--valid-days", type=int, metavar="DAYS",
+                             help="the token stops working after this many days (default: "
+                                  "until revoked)")
     revoke = user_commands.add_parser("revoke", help="revoke every API token of a user")
     revoke.add_argument("--email", required=True)
     processes = commands.add_parser("processes", help="look after the processes")
@@ -109,8 +114,6 @@ async def _serve_api(settings: Settings) -> None:
 
 
 async def _repair(args: argparse.Namespace, settings: Settings) -> int:
-    from datetime import timedelta
-
     from crm import db
     from crm.launcher import repair
     from crm.temporal import connect
@@ -137,7 +140,8 @@ async def _create_user(args: argparse.Namespace, settings: Settings) -> None:
     async with db.unit_of_work(db.create_sessions(engine)) as session:
         user = await people.create_user(session=session, name=args.name, email=args.email,
                                         role=Role(args.role), team=args.team, skills=args.skill)
-        token = await people.issue_token(session=session, user=user, label="cli")
+        token = await people.issue_token(session=session, user=user, label="cli",
+                                         valid_for=_valid_for(args))
     await engine.dispose()
     print(f"created user {user.id} {user.email} ({user.role}); API token:", file=sys.stderr)
     print(token)
@@ -162,6 +166,11 @@ async def _new_token(args: argparse.Namespace, settings: Settings) -> None:
     engine = db.create_engine(settings.database_url)
     async with db.unit_of_work(db.create_sessions(engine)) as session:
         user = await people.get_user_by_email(session=session, email=args.email)
-        token = await people.issue_token(session=session, user=user, label="cli")
+        token = await people.issue_token(session=session, user=user, label="cli",
+                                         valid_for=_valid_for(args))
     await engine.dispose()
     print(token)
+
+
+def _valid_for(args: argparse.Namespace) -> timedelta | None:
+    return timedelta(days=args.valid_days) if args.valid_days else None

@@ -2,7 +2,7 @@
 
 from crm.models.base import Base
 from crm.models.billing import Invoice, Payment
-from crm.models.people import ApiToken, Team, User, UserSkill
+from crm.models.people import ApiToken, SeenSignature, Team, User, UserSkill
 from crm.models.projects import Expense, Milestone, Project, ProjectMember, Timesheet
 from crm.models.sales import Account, Contact, Lead, LeadEvent, Quote, QuoteLine, Sale
 from crm.models.support import Ticket, TicketMessage
@@ -27,6 +27,7 @@ __all__ = [
     "Quote",
     "QuoteLine",
     "Sale",
+    "SeenSignature",
     "StatusChange",
     "Task",
     "Team",

@@ -58,5 +58,17 @@ class ApiToken(Base, Timestamped):
     token_hash: Mapped[str] = mapped_column(String(64))
     label: Mapped[str | None] = mapped_column(String(120))
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    """When the token stops working by itself; None: until revoked."""
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class SeenSignature(Base):
+    """A signed request from an outside system, kept while its timestamp is acceptable: the
+    same signature again is a replay, refused."""
+
+    __tablename__ = "seen_signatures"
+
+    signature: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(index=True)

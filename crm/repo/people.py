@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,10 +55,16 @@ async def create_user(
     return user
 
 
-async def issue_token(*, session: AsyncSession, user: User, label: str | None = None) -> str:
-    """A new bearer token for the user; only its hash is stored, so show it now or never."""
+async def issue_token(
+    *, session: AsyncSession, user: User, label: str | None = None,
+    valid_for: timedelta | None = None,
+) -> str:
+    """A new bearer token for the user (expiring after ``valid_for``, if given); only its
+    hash is stored, so show it now or never."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), label=label))
+    expires_at = utcnow() + valid_for if valid_for is not None else None
+    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), label=label,
+                         expires_at=expires_at))
     await session.flush()
     return token
 
@@ -77,6 +84,8 @@ async def user_by_token(
     if row is None or not hmac.compare_digest(row.token_hash, wanted):
         return None
     if not row.user.active or row.label in refused_labels:
+        return None
+    if row.expires_at is not None and row.expires_at <= utcnow():
         return None
     return row.user
 

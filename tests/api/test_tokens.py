@@ -3,14 +3,19 @@ password ever written to the logs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
+from api import signatures
 from api.app import create_app
 from crm import db
 from crm.repo import people
@@ -28,7 +33,7 @@ async def test_a_revoked_token_is_refused(api: Api) -> None:
         assert await people.revoke_tokens(session=session, user=rep) == 1
     refused = await api.call("GET", "/me", "rep")
     assert refused.status_code == 401
-    assert refused.json()["detail"] == "unknown or revoked token"
+    assert refused.json()["detail"] == "unknown, revoked or expired token"
 
 
 async def test_demo_tokens_are_refused_in_production(api: Api) -> None:
@@ -83,3 +88,62 @@ async def test_no_token_or_password_reaches_the_logs(
     for secret in [*tokens, "crm_wrong-guess", password]:
         assert secret not in logged
         assert secret not in settings_shown
+
+
+async def test_an_expired_token_is_refused(api: Api) -> None:
+    async with db.unit_of_work(api.sessions) as session:
+        rep = await people.get_user(session=session, user_id=api.team.rep.id)
+        fresh = await people.issue_token(session=session, user=rep, valid_for=timedelta(days=1))
+        stale = await people.issue_token(session=session, user=rep,
+                                         valid_for=timedelta(seconds=-1))
+    assert (await api.http.get("/me", headers={"Authorization": f"Bearer {fresh}"})
+            ).status_code == 200
+    assert (await api.http.get("/me", headers={"Authorization": f"Bearer {stale}"})
+            ).status_code == 401
+
+
+SECRET = "shared-with-the-website"
+
+
+@pytest.fixture
+async def signed_api(
+    dev_server: WorkflowEnvironment, database_url: str, mail_sink: tuple[MailSink, int],
+    tmp_path: Path,
+) -> AsyncIterator[Api]:
+    async with running_api(dev_server, database_url, mail_sink, tmp_path,
+                           integration_secret=SecretStr(SECRET)) as api:
+        yield api
+
+
+def signed(body: bytes, *, at: int | None = None, secret: str = SECRET,
+           target: str = "/leads") -> dict[str, str]:
+    stamp = at if at is not None else int(time.time())
+    return {"X-Crmflow-Timestamp": str(stamp), "content-type": "application/json",
+            "X-Crmflow-Signature": signatures.sign(secret, stamp, "POST", target, body)}
+
+
+async def test_outside_systems_must_sign_and_cannot_replay(signed_api: Api) -> None:
+    api = signed_api
+    body = json.dumps({"name": "Jane", "email": "jane@acme.example"}).encode()
+
+    unsigned = await api.call("POST", "/leads", "website", content=body,
+                              headers={"content-type": "application/json"})
+    tampered = await api.call("POST", "/leads", "website", headers=signed(body),
+                              content=body.replace(b"Jane", b"Eve"))
+    stale = await api.call("POST", "/leads", "website", content=body,
+                           headers=signed(body, at=int(time.time()) - 3600))
+    wrong_key = await api.call("POST", "/leads", "website", content=body,
+                               headers=signed(body, secret="guess"))
+    for refused, why in ((unsigned, "sign the request"), (tampered, "does not match"),
+                         (stale, "timestamp"), (wrong_key, "does not match")):
+        assert refused.status_code == 401, refused.text
+        assert why in refused.json()["detail"]
+
+    headers = signed(body)
+    accepted = await api.call("POST", "/leads", "website", content=body, headers=headers)
+    replayed = await api.call("POST", "/leads", "website", content=body, headers=headers)
+    assert accepted.status_code == 201, accepted.text
+    assert replayed.status_code == 401
+    assert "replay" in replayed.json()["detail"]
+    # People signed in with their own tokens are not asked to sign.
+    assert (await api.call("GET", "/leads", "rep")).status_code == 200
