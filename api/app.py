@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import idempotency, metrics, problems
+from api import console, idempotency, metrics, problems
 from api.body_gate import BodyGate
 from api.routers import (
     emails,
@@ -25,7 +25,7 @@ from api.routers import (
 from api.state import ApiState, TemporalConnection
 from crm import db
 from crm.policies import PolicyStore
-from crm.settings import Settings, get_settings
+from crm.settings import DEVELOPMENT_CONSOLE_SECRET, Settings, get_settings
 
 DESCRIPTION = """
 crmflow runs the company's customer processes as durable Temporal workflows.
@@ -37,6 +37,10 @@ Every endpoint but `/health` and these docs needs `Authorization: Bearer <token>
 
 def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
     settings = settings or get_settings()
+    if (settings.environment == "production"
+            and settings.console_secret.get_secret_value() == DEVELOPMENT_CONSOLE_SECRET):
+        raise ValueError("refused in production: set CRMFLOW_CONSOLE_SECRET to a secret of "
+                         "your own (it signs the console's sessions)")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -55,6 +59,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.add_middleware(BodyGate)
     problems.install(app)
     idempotency.install(app)
+    console.install(app)
     metrics.install(app)
     for router in (health.router, me.router, leads.router, quotes.router, projects.router,
                    invoices.router, tickets.router, tasks.router, emails.router,

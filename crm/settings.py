@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEVELOPMENT_CONSOLE_SECRET = "development only: set CRMFLOW_CONSOLE_SECRET"
+
 
 class Settings(BaseSettings):
     """Everything an operator can set without touching code."""
@@ -44,6 +46,8 @@ class Settings(BaseSettings):
     smtp_tls: bool = False
     smtp_timeout_seconds: float = 30.0
     mail_from: str = "crmflow <crm@crmflow.localhost>"
+    support_address: str = "support@crmflow.localhost"
+    """Customers write to support here; ticket emails ask for answers here (Reply-To)."""
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -56,6 +60,11 @@ class Settings(BaseSettings):
     # must be signed (HMAC-SHA256 over timestamp, method, path and body; see README).
     integration_secret: SecretStr | None = None
     signature_tolerance_seconds: int = 300
+
+    console_secret: SecretStr = SecretStr(DEVELOPMENT_CONSOLE_SECRET)
+    """Signs the web console's session cookies and CSRF tokens; the API refuses to serve in
+    production with the development value."""
+    console_session_hours: float = 8.0
 
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: str = "INFO"

@@ -83,7 +83,11 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         await run_worker(settings)
     elif args.command == "api":
-        await _serve_api(settings)
+        try:
+            await _serve_api(settings)
+        except ValueError as error:  # a setting refused in production
+            print(f"crmflow: {error}", file=sys.stderr)
+            return 2
     elif args.command == "migrate":
         from crm.migrate import upgrade_to_head
 

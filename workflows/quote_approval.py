@@ -108,6 +108,8 @@ class QuoteState:
     waiting_for: str = ""
     approvers: list[int] = field(default_factory=list)
     reminders_sent: int = 0
+    decision_due: datetime | None = None
+    """When the timeout rule applies, while the quote waits for a decision."""
     decided_by: int | None = None
     decision_comment: str | None = None
     valid_until: datetime | None = None
@@ -224,6 +226,7 @@ class QuoteApproval:
 
     async def _wait_for_decision(self, approvers: list[Person]) -> bool:
         self.state.approvers = [a.user_id for a in approvers]
+        self.state.decision_due = workflow.now() + self.policy.approval_timeout
         stage = self.lifecycle.status
         await self._ask(approvers, stage, reminder=0)
 

@@ -85,6 +85,9 @@ class QuoteOut(Out):
     account_id: int | None
     contact_id: int | None
     author_id: int
+    author_name: str
+    customer: str | None
+    """The account's name."""
     team_id: int | None
     status: str
     discount_pct: Decimal
@@ -103,7 +106,11 @@ async def view(session: SessionDep, quote: Quote) -> QuoteOut:
     changes = await history.history_of(session=session, object_type="quote", object_id=quote.id)
     return QuoteOut.model_validate({
         **{c: getattr(quote, c) for c in QuoteOut.model_fields
-           if c not in ("lines", "totals", "process_id", "history")},
+           if c not in ("lines", "totals", "process_id", "history", "author_name",
+                        "customer")},
+        "author_name": (await session.get(User, quote.author_id) or User(name="?")).name,
+        "customer": account.name if (account := await session.get(
+            Account, quote.account_id) if quote.account_id else None) else None,
         "lines": [LineOut.model_validate(line) for line in quote.lines],
         "totals": TotalsOut.model_validate(quotes.totals(quote).__dict__),
         "process_id": QUOTE_APPROVAL.workflow_id(quote.id) if quote.submission else None,

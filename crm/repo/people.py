@@ -90,6 +90,13 @@ async def user_by_token(
     return row.user
 
 
+async def revoke_token(*, session: AsyncSession, token: str) -> None:
+    """Revoke one token (a console session's, when it signs out)."""
+    row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+
+
 async def revoke_tokens(*, session: AsyncSession, user: User) -> int:
     """Revoke every token of the user; how many were still valid."""
     rows = list(await session.scalars(

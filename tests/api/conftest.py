@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from temporalio.client import Client, Interceptor
 from temporalio.testing import WorkflowEnvironment
 
@@ -39,6 +40,7 @@ class Api:
     tokens: dict[str, str] = field(default_factory=dict)
     settings: Settings = field(default_factory=Settings)
     """The worker's settings (its namespace, its database)."""
+    app: FastAPI | None = None
 
     def auth(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
@@ -96,7 +98,7 @@ async def running_api(
     async with build_worker(client, worker_settings, sessions), app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://crm") as http:
-            yield Api(http, sessions, sink, client, team, tokens, worker_settings)
+            yield Api(http, sessions, sink, client, team, tokens, worker_settings, app)
     await engine.dispose()
 
 

@@ -42,7 +42,8 @@ async def test_demo_tokens_are_refused_in_production(api: Api) -> None:
                                         role=Role.ADMIN)
         demo = await people.issue_token(session=session, user=user, label="demo")
         real = await people.issue_token(session=session, user=user, label="cli")
-    production = api.settings.model_copy(update={"environment": "production"})
+    production = api.settings.model_copy(update={
+        "environment": "production", "console_secret": SecretStr("ours")})
     app = create_app(production, temporal=await connect(production))
     async with app.router.lifespan_context(app), httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://crm"

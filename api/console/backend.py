@@ -1,0 +1,56 @@
+"""The console reads and acts through the API itself, as the signed-in user: the same rules,
+the same refusals, word for word."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+from fastapi import Request
+
+from api.console.session import ConsoleSession
+
+
+class Refused(Exception):
+    """The API said no (or could not answer): its status and its words."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+class Backend:
+    """The API, called in-process with the session's token."""
+
+    def __init__(self, request: Request, session: ConsoleSession) -> None:
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=request.app),
+                                      base_url="http://console", headers=session.bearer)
+        self.request_id = request.headers.get("x-request-id")
+
+    async def get(self, path: str, **params: Any) -> Any:
+        """The JSON the API answers; Refused when it refuses."""
+        query = {k: v for k, v in params.items() if v not in (None, "")}
+        return _json(await self.http.get(path, params=query))
+
+    async def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        return _json(await self.http.post(path, json=body or {}))
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+def _json(response: httpx.Response) -> Any:
+    if response.status_code >= 400:
+        try:
+            detail = str(response.json().get("detail", response.reason_phrase))
+        except ValueError:
+            detail = response.reason_phrase
+        raise Refused(response.status_code, detail)
+    return response.json()
+
+
+async def form(request: Request) -> dict[str, str]:
+    """An HTML form's fields (application/x-www-form-urlencoded)."""
+    return dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
