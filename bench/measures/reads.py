@@ -1,0 +1,84 @@
+"""Measure 6: read endpoints over a CRM that has run for a while.
+
+``read_rows`` leads and as many quotes (100,000 each in the full run), written straight into
+the database; then, with 32 connections, each endpoint in turn: ``GET /leads`` (first page),
+``GET /leads/{id}``, ``GET /quotes?status=pending_approval`` (first page), ``GET
+/quotes/{id}`` (random ids) — beside a FastAPI no-op endpoint served the same way
+(``bench.noop_app``). Goal (issue 12, goal 6): p99 under 25 ms.
+
+No process is needed; the timer storm runs this while its workers are held.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+
+from bench import seed
+from bench.http import LeanClient
+from bench.load import LoadResult, closed_loop
+from bench.loads import Loads
+from bench.outcomes import Distribution, Goal, Outcome, Row
+from bench.stack import Stack
+from crm import db
+
+MEASURE = "6 read"
+P99_CEILING_MS = 25.0
+TIMEOUT = 5.0
+"""A read slower than this is a failure (and counted at this latency)."""
+
+
+async def _load(url: str, paths: Callable[[], str], headers: dict[str, str],
+                loads: Loads) -> LoadResult:
+    async with LeanClient(url, connections=loads.concurrency, headers=headers,
+                          timeout=TIMEOUT) as http:
+
+        async def get(_: int) -> None:
+            await http.get(paths())
+
+        return await closed_loop(get, concurrency=loads.concurrency, count=10**9,
+                                 seconds=loads.read_seconds, grace=TIMEOUT)
+
+
+async def measure(stack: Stack, loads: Loads) -> Outcome:
+    engine = db.create_engine(stack.database_url)
+    began = time.perf_counter()
+    try:
+        lead_ids, quote_ids = await seed.many_leads_and_quotes(engine, stack.people,
+                                                                loads.read_rows)
+    finally:
+        await engine.dispose()
+    seeded = time.perf_counter() - began
+    pick = random.Random(12)
+    endpoints: dict[str, Callable[[], str]] = {
+        "GET /leads": lambda: "/leads",
+        "GET /leads/{id}": lambda: f"/leads/{pick.choice(lead_ids)}",
+        "GET /quotes?status=": lambda: "/quotes?status=pending_approval",
+        "GET /quotes/{id}": lambda: f"/quotes/{pick.choice(quote_ids)}",
+    }
+    auth = {"Authorization": f"Bearer {stack.people.rep.token}"}
+    noop = await _load(stack.noop_url, lambda: "/noop", {}, loads)
+    results, restarted = {}, set()
+    async with stack.profiled("reads", "api"):
+        for name, paths in endpoints.items():
+            results[name] = await _load(stack.api_url, paths, auth, loads)
+            if await stack.unstick_api():  # one endpoint's pile-up must not fail the next
+                restarted.add(name)
+    stack.check_alive()
+
+    outcome = Outcome(distributions=[Distribution(MEASURE, stack.database, "bare",
+                                                  noop.latencies, "no-op")])
+    for name, result in results.items():
+        failed = f"; first failure: {result.first_failure[:200]}" if result.failures else ""
+        if name in restarted:
+            failed += "; the API was stuck afterwards (restarted)"
+        outcome.rows.append(Row(
+            f"{MEASURE} p99: {name}", stack.database, "ms", result.percentile_ms(99),
+            noop.percentile_ms(99), Goal("below", P99_CEILING_MS, "ms"),
+            f"{loads.read_rows:,} leads and quotes (written in {seeded:.0f} s), "
+            f"{loads.concurrency} connections; {result.rate:.0f}/s vs no-op "
+            f"{noop.rate:.0f}/s{failed}", (result.failures, noop.failures)))
+        outcome.distributions.append(
+            Distribution(MEASURE, stack.database, "crmflow", result.latencies, name))
+    return outcome
