@@ -124,13 +124,22 @@ class SmtpMailer:
         """How long an SMTP conversation can last at most."""
         return timedelta(seconds=self.settings.smtp_timeout_seconds)
 
-    def compose(self, email: OutboxEmail) -> EmailMessage:
+    def compose(self, email: OutboxEmail, threading: EmailToSend | None = None) -> EmailMessage:
+        """The message for an outbox row; ``threading`` adds the conversation's headers
+        (In-Reply-To, References, Reply-To) the workflow asked for."""
         message = EmailMessage()
         message["From"] = self.settings.mail_from
         message["To"] = email.recipient
         message["Subject"] = email.subject
         message["Message-ID"] = email.message_id
         message["Date"] = formatdate(localtime=False)
+        if threading is not None:
+            if threading.in_reply_to:
+                message["In-Reply-To"] = threading.in_reply_to
+            if threading.references:
+                message["References"] = " ".join(threading.references)
+            if threading.reply_to:
+                message["Reply-To"] = threading.reply_to
         message["X-Crmflow-Purpose"] = email.purpose
         message["X-Crmflow-Key"] = email.idempotency_key
         message.set_content(email.body_text)
@@ -244,7 +253,7 @@ class EmailActivities:
                 if row.status == "sent":
                     return EmailOutcome("already_sent", row.message_id)
                 return EmailOutcome("refused", row.message_id, row.last_error)
-            return await self._send(row, heartbeat)
+            return await self._send(row, email, heartbeat)
 
     async def _claim(self, key: str, email: EmailToSend) -> OutboxEmail:
         """The outbox row for this key, marked as being sent by this attempt."""
@@ -275,10 +284,12 @@ class EmailActivities:
             row.status, row.attempts, row.attempted_at = "sending", row.attempts + 1, now
             return row
 
-    async def _send(self, row: OutboxEmail, heartbeat: Heartbeat) -> EmailOutcome:
+    async def _send(
+        self, row: OutboxEmail, email: EmailToSend, heartbeat: Heartbeat
+    ) -> EmailOutcome:
         key = row.idempotency_key
         try:
-            message = self.mailer.compose(row)
+            message = self.mailer.compose(row, email)
         except ValueError as error:
             # The data cannot make an email (a line break in a name or an address): no retry
             # can mend that, and the process must not wait on it — it goes on without it.

@@ -13,10 +13,12 @@ from api.body_gate import BodyGate
 from api.routers import (
     emails,
     health,
+    inbound,
     invoices,
     leads,
     me,
     processes,
+    project_templates,
     projects,
     quotes,
     tasks,
@@ -62,7 +64,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     console.install(app)
     metrics.install(app)
     for router in (health.router, me.router, leads.router, quotes.router, projects.router,
-                   invoices.router, tickets.router, tasks.router, emails.router,
-                   processes.router):
+                   invoices.router, tickets.router, inbound.router, tasks.router, emails.router,
+                   processes.router, project_templates.router):
         app.include_router(router)
     return app

@@ -32,11 +32,14 @@ def get_state(request: Request) -> ApiState:
 StateDep = Annotated[ApiState, Depends(get_state)]
 
 
-async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
+async def get_session(state: StateDep, request: Request) -> AsyncIterator[AsyncSession]:
     """One unit of work per request: committed when the handler returns, before the answer
     is sent; rolled back when it raises. A handler that waits for a process commits early:
-    the process's own writes must not queue behind the request's open transaction."""
-    async with state.sessions() as session:
+    the process's own writes must not queue behind the request's open transaction. A GET
+    only reads: on SQLite it never takes the write lock (a page asking a process for its
+    state while holding it would wait for that very process)."""
+    reading = request.method in ("GET", "HEAD")
+    async with (state.read_sessions if reading else state.sessions)() as session:
         yield session
         await session.commit()
 
@@ -83,18 +86,23 @@ bearer = HTTPBearer(auto_error=False, description="An API token from `crmflow us
 async def current_user(
     state: StateDep,
     request: Request,
+    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> User:
+    """The caller, from their token — looked up on the request's own session: a request
+    holds one database connection, never waits for a second (with many requests at once, a
+    second one per request emptied the pool and jammed them all)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "send 'Authorization: Bearer <token>'")
     refused = DEMO_TOKENS if state.settings.environment == "production" else ()
-    async with state.read_sessions() as session:
-        user = await people.user_by_token(session=session, token=credentials.credentials,
-                                          refused_labels=refused)
+    user = await people.user_by_token(session=session, token=credentials.credentials,
+                                      refused_labels=refused)
     if user is None:
         raise HTTPException(401, "unknown, revoked or expired token")
+    # Detached, so that a handler refreshing its session (expire_all) keeps its caller.
+    session.expunge(user)
     if user.role == Role.INTEGRATION and state.settings.integration_secret is not None:
-        await signatures.verify(request, state.settings, state.sessions)
+        await signatures.verify(request, state.settings, session)
     return user
 
 

@@ -20,8 +20,8 @@ from datetime import timedelta
 from fastapi import HTTPException, Request
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm import db
 from crm.models import SeenSignature
 from crm.models.base import utcnow
 from crm.settings import Settings
@@ -36,7 +36,7 @@ def sign(secret: str, timestamp: int, method: str, target: str, body: bytes) -> 
     return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-async def verify(request: Request, settings: Settings, sessions: db.Sessions) -> None:
+async def verify(request: Request, settings: Settings, session: AsyncSession) -> None:
     """Refuse (401) an unsigned, tampered, stale or replayed request."""
     assert settings.integration_secret is not None
     stamp = request.headers.get(TIMESTAMP, "")
@@ -51,11 +51,14 @@ async def verify(request: Request, settings: Settings, sessions: db.Sessions) ->
                   target, await request.body())
     if not hmac.compare_digest(given, wanted):
         raise HTTPException(401, "the request's signature does not match its content")
+    if request.method in ("GET", "HEAD"):
+        return  # reading twice does nothing twice: no replay to refuse
     digest = wanted.removeprefix("sha256=")
+    # Kept in the request's own transaction: a request that fails is not kept as seen.
+    await session.execute(delete(SeenSignature).where(
+        SeenSignature.seen_at < utcnow() - timedelta(seconds=2 * tolerance)))
     try:
-        async with db.unit_of_work(sessions) as session:
-            await session.execute(delete(SeenSignature).where(
-                SeenSignature.seen_at < utcnow() - timedelta(seconds=2 * tolerance)))
+        async with session.begin_nested():
             session.add(SeenSignature(signature=digest, seen_at=utcnow()))
     except IntegrityError:
         raise HTTPException(401, "this signed request was already received (a replay)") from None

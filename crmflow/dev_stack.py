@@ -31,6 +31,7 @@ from crm.repo import people
 from crm.settings import Settings
 from crm.temporal import connect
 from crmflow.mail_sink import start_mail_sink
+from crmflow.support_inbox import SupportInbox
 from worker.main import build_worker, runtime_for
 from workflows import search_attributes
 from workflows.roles import Role
@@ -47,6 +48,8 @@ DEMO_USERS = [
     ("Lea Lead", "lea@crmflow.localhost", Role.SUPPORT_LEAD, "Support"),
     ("Website", "website@crmflow.localhost", Role.INTEGRATION, None),
 ]
+DEMO_SKILLS = {"sam@crmflow.localhost": ["general", "billing", "technical", "complaint"]}
+"""The ticket categories a demo support agent is routed."""
 
 
 CLI_TYPE_NAMES = {
@@ -158,7 +161,8 @@ async def ensure_demo_users(settings: Settings) -> list[tuple[str, str, str, str
                 user = await people.get_user_by_email(session=session, email=email)
             except NotFound:
                 user = await people.create_user(session=session, name=name, email=email,
-                                                role=role, team=team)
+                                                role=role, team=team,
+                                                skills=DEMO_SKILLS.get(email))
                 known.pop(email, None)
             token = known.get(email)
             if token is None or await people.user_by_token(session=session, token=token) is None:
@@ -185,6 +189,7 @@ def banner(settings: Settings, users: list[tuple[str, str, str, str]], mail: str
         "",
         f"crmflow is running — data in {settings.data_dir.resolve()}",
         f"  API docs      {api}/docs",
+        f"  Console       {api}/console (sign in with a token below)",
         f"  Temporal UI   {settings.temporal_ui_url}",
         f"  Mailbox       {mail}",
         f"  Outbox        {api}/emails (admin token)",
@@ -200,19 +205,26 @@ async def run_dev_stack(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     temporal = TemporalDevServer(settings)
     temporal.start()
-    mail_controller = None
+    mail_controller = sink = None
     try:
         await temporal.wait_until_ready()
         await upgrade_to_head(settings.database_url)
         if settings.smtp_host in ("127.0.0.1", "localhost") and port_is_free(
             settings.smtp_host, settings.smtp_port
         ):
-            mail_controller, _ = start_mail_sink(settings.smtp_host, settings.smtp_port,
-                                                 settings.mail_dir)
-            mail = f"{settings.mail_dir.resolve()} (every email as an .eml file)"
+            mail_controller, sink = start_mail_sink(settings.smtp_host, settings.smtp_port,
+                                                    settings.mail_dir)
+            mail = (f"{settings.mail_dir.resolve()} (every email as an .eml file; mail to "
+                    f"{settings.support_address} opens or answers a ticket)")
         else:
             mail = f"SMTP server at {settings.smtp_host}:{settings.smtp_port}"
         users = await ensure_demo_users(settings)
+        if sink is not None:  # the mail system: support mail goes to the API
+            website = next(token for role, _n, _e, token in users if role == Role.INTEGRATION)
+            secret = settings.integration_secret
+            sink.forward = SupportInbox(
+                f"http://{settings.api_host}:{settings.api_port}", website,
+                settings.support_address, secret.get_secret_value() if secret else None)
 
         client = await connect(settings, runtime=runtime_for(settings))
         engine = db.create_engine(settings.database_url)

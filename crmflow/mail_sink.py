@@ -1,7 +1,9 @@
 """A real SMTP server that keeps every message it accepts: the dev stack's mailbox.
 
 Each message is written as an .eml file into a folder (when one is given) and kept in
-memory for tests.
+memory for tests. With a ``forward`` set, each message is first handed on (the dev stack
+hands mail for the support address to the API); if that fails, the message is refused for
+now (451), so the sending client tries again later.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import email
 import email.policy
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -41,11 +44,16 @@ class ReceivedMail:
         return body.get_content() if body is not None else ""
 
 
+Forward = Callable[[bytes, list[str]], Awaitable[None]]
+"""Hands a raw message and its envelope recipients on; raises when it cannot."""
+
+
 class MailSink:
     """Accepts every message; ``messages`` lists them in arrival order."""
 
-    def __init__(self, folder: Path | None = None) -> None:
+    def __init__(self, folder: Path | None = None, forward: Forward | None = None) -> None:
         self.folder = folder
+        self.forward = forward
         self.messages: list[ReceivedMail] = []
         self._lock = threading.Lock()
         if folder is not None:
@@ -54,6 +62,11 @@ class MailSink:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or envelope.content
         assert isinstance(raw, bytes)
+        if self.forward is not None:
+            try:
+                await self.forward(raw, list(envelope.rcpt_tos))
+            except Exception as error:
+                return f"451 4.3.0 cannot deliver it now ({type(error).__name__}), try later"
         message = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         with self._lock:

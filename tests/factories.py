@@ -94,3 +94,64 @@ async def tokens(sessions: db.Sessions, team: SalesTeam) -> dict[str, str]:
         }
         return {who: await people.issue_token(session=session, user=user)
                 for who, user in members.items()}
+
+
+@dataclass
+class SupportTeam:
+    agent: User
+    """Sam: billing and general tickets."""
+    other_agent: User
+    """Tia: technical and general tickets."""
+    lead: User
+
+
+async def support_team(sessions: db.Sessions) -> SupportTeam:
+    """Two support agents with their skills, and their team lead."""
+    async with db.unit_of_work(sessions) as session:
+
+        async def user(name: str, role: Role, skills: list[str]) -> User:
+            return await people.create_user(
+                session=session, name=name, email=f"{name.lower()}@crm.example", role=role,
+                team="Support", skills=skills,
+            )
+
+        return SupportTeam(
+            agent=await user("Sam", Role.SUPPORT_AGENT, ["billing", "general"]),
+            other_agent=await user("Tia", Role.SUPPORT_AGENT, ["technical", "general"]),
+            lead=await user("Lea", Role.SUPPORT_LEAD, []),
+        )
+
+
+async def customer(
+    sessions: db.Sessions, name: str = "Acme", billing_email: str = "billing@acme.example"
+) -> int:
+    """An account to invoice, with its billing address: its id."""
+    from crm.models import Account
+
+    async with db.unit_of_work(sessions) as session:
+        account = Account(name=name, billing_email=billing_email)
+        session.add(account)
+        await session.flush()
+        return account.id
+
+
+async def accountant(sessions: db.Sessions, name: str = "Petra") -> User:
+    async with db.unit_of_work(sessions) as session:
+        return await people.create_user(session=session, name=name,
+                                        email=f"{name.lower()}@crm.example",
+                                        role=Role.ACCOUNTANT)
+
+
+async def sale(
+    sessions: db.Sessions, team: SalesTeam, *, amount: str = "10000.00",
+    product_line: str | None = None, invoicing: str | None = None,
+) -> int:
+    """A won quote of Alice's for Acme (contact Jane), and its sale (10 000 EUR by default):
+    the sale's id."""
+    lead_row = await qualified_lead(sessions, team.rep)
+    quote_row = await quote(sessions, lead_row, team.rep, discount_pct="0")
+    async with db.unit_of_work(sessions) as session:
+        row = await quotes.create_sale(session=session, quote_id=quote_row.id)
+        row.amount, row.product_line, row.invoicing_policy = (
+            Decimal(amount), product_line, invoicing)
+        return row.id

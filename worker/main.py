@@ -13,9 +13,13 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
+from activities.billing import BillingActivities
 from activities.crm_db import CrmActivities
 from activities.email import EmailActivities, SmtpMailer
+from activities.projects import ProjectActivities
+from activities.support import DisputeTickets, SupportActivities
 from crm import db
+from crm.policies import PolicyStore
 from crm.settings import Settings
 from crm.temporal import connect
 from worker.interceptors import ActivityContext
@@ -36,6 +40,10 @@ def activities(
     then start, as the API does) hold the Temporal client."""
     crm = CrmActivities(sessions)
     email = EmailActivities(sessions, mailer)
+    billing = BillingActivities(sessions, client, settings, PolicyStore(settings.policy_file))
+    disputes = DisputeTickets(sessions, client, settings)
+    support = SupportActivities(sessions)
+    projects = ProjectActivities(sessions, client, settings, PolicyStore(settings.policy_file))
     return [
         crm.record_status,
         crm.create_task,
@@ -44,6 +52,16 @@ def activities(
         crm.open_opportunity,
         crm.create_sale,
         email.send_email,
+        billing.issue_invoice,
+        billing.record_payment,
+        billing.update_invoice,
+        disputes.open_dispute_ticket,
+        support.route_ticket,
+        support.record_ticket_message,
+        support.save_ticket,
+        projects.start_project,
+        projects.complete_milestone,
+        projects.end_project,
     ]
 
 

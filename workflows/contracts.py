@@ -29,6 +29,11 @@ class EmailToSend:
     context: dict[str, Any] = field(default_factory=dict)
     related_type: str | None = None
     related_id: int | None = None
+    in_reply_to: str | None = None
+    """Threading (RFC 5322): the Message-ID this email answers, and the conversation so far."""
+    references: list[str] = field(default_factory=list)
+    reply_to: str | None = None
+    """Where the recipient's answer should go, when not to the sender."""
 
 
 @dataclass

@@ -9,17 +9,20 @@ from decimal import Decimal
 from typing import Literal
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows import steps
 from workflows.contracts import (
     CREATE_SALE,
     FIND_PEOPLE,
+    START_PROJECT,
     CreatedSale,
     EmailToSend,
     PeopleToFind,
     Person,
+    ProjectToStart,
     SaleToCreate,
+    StartedProject,
     StartOptions,
 )
 from workflows.lifecycle import GUARDED_STATUS_CHANGES, Lifecycle, StatusChange
@@ -29,6 +32,8 @@ from workflows.roles import Role
 
 TELL_AUTHOR_THE_OUTCOME = "tell-author-the-outcome"
 """Patch id: processes started before 2026-11-23 never emailed the author the outcome."""
+START_PROJECT_WHEN_WON = "start-project-when-won"
+"""Patch id: quotes won before 2026-11-24 did not start their sale's project."""
 AWAITING_DECISION = ("pending_approval", "escalated")
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "submitted": ("validated", "pending_approval"),
@@ -184,6 +189,8 @@ class QuoteApproval:
             await self._seek_approval()
         if self.lifecycle.status not in ("rejected", "expired"):
             await self._offer_to_customer()
+            if self.lifecycle.status == "won" and workflow.patched(START_PROJECT_WHEN_WON):
+                await self._start_project()
             if workflow.patched(TELL_AUTHOR_THE_OUTCOME):
                 await self._email(self.quote.author, "quote_outcome", purpose="outcome",
                                   summary=f"Tell {self.quote.author.name} the quote is "
@@ -401,6 +408,23 @@ class QuoteApproval:
         if not self.lifecycle.allows("won"):
             refuse(WRONG_STATUS, self.lifecycle.why_not(
                 "be answered", "only a sent quote waits for the customer's answer"))
+
+    async def _start_project(self) -> None:
+        """The sale becomes a project: its process starts, once per sale however retried. A
+        sale that cannot (nobody to manage it) is left for ``POST /sales/{id}/project``."""
+        assert self.state.sale_id is not None
+        try:
+            await workflow.execute_activity(
+                START_PROJECT,
+                ProjectToStart(self.state.sale_id),
+                result_type=StartedProject,
+                start_to_close_timeout=timedelta(minutes=1),
+                retry_policy=steps.RETRY_FOREVER_GENTLY,
+                summary=f"Start the project of sale {self.state.sale_id}",
+            )
+        except ActivityError as error:
+            workflow.logger.warning("the project of sale %s did not start: %s",
+                                    self.state.sale_id, error.cause)
 
     @workflow.query(name="state")
     def current_state(self) -> QuoteState:

@@ -8,7 +8,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from workflows import lead_to_sale, quote_approval
+from workflows import (
+    dunning_ladder,
+    dunning_types,
+    invoice_dunning,
+    lead_to_sale,
+    project_types,
+    quote_approval,
+    sale_to_project,
+    support_ticket,
+    support_types,
+)
 from workflows.contracts import StartOptions
 
 
@@ -45,7 +55,21 @@ QUOTE_APPROVAL = ProcessSpec("quote_approval", quote_approval.QuoteApproval,
                              quote_approval.QuoteApprovalInput, quote_approval.start_options,
                              "quote", "quote_approval", quote_approval.QuoteApprovalPolicy)
 
-PROCESSES: tuple[ProcessSpec, ...] = (LEAD_TO_SALE, QUOTE_APPROVAL)
+INVOICE_DUNNING = ProcessSpec("invoice_dunning", invoice_dunning.InvoiceDunning,
+                              dunning_types.InvoiceDunningInput, invoice_dunning.start_options,
+                              "invoice", "dunning", dunning_ladder.DunningPolicy)
+
+SUPPORT_TICKET = ProcessSpec("support_ticket", support_ticket.SupportTicket,
+                             support_types.SupportTicketInput, support_ticket.start_options,
+                             "ticket", "support", support_types.SupportPolicy)
+
+SALE_TO_PROJECT = ProcessSpec("sale_to_project", sale_to_project.SaleToProject,
+                              project_types.SaleToProjectInput, sale_to_project.start_options,
+                              "project", "project", project_types.ProjectPolicy,
+                              key_field="sale_id")
+
+PROCESSES: tuple[ProcessSpec, ...] = (LEAD_TO_SALE, QUOTE_APPROVAL, INVOICE_DUNNING,
+                                      SUPPORT_TICKET, SALE_TO_PROJECT)
 
 BY_NAME = {spec.name: spec for spec in PROCESSES}
 WORKFLOWS: tuple[type, ...] = tuple(spec.workflow for spec in PROCESSES)

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.console import session as sessions
 from api.console.backend import Refused, form
-from api.console.pages import PageDep, approvals, quote_page
+from api.console.pages import PageDep, approvals, project_page, quote_page
 from api.console.views import Said, render
 from api.deps import get_state
 from api.lookups import ObjectId
@@ -101,6 +101,33 @@ async def submit(request: Request, page: PageDep, quote_id: ObjectId) -> Respons
 @router.post("/quotes/{quote_id}/send")
 async def send(request: Request, page: PageDep, quote_id: ObjectId) -> Response:
     return await _quote_action(request, page, quote_id, "send")
+
+
+async def _project_action(request: Request, page: PageDep, project_id: int, action: str,
+                          *sent: str) -> Response:
+    """Post the action to the API with the form's ``sent`` fields."""
+    fields = await form(request)
+    if not _csrf_ok(page, fields):
+        return _refused_csrf()
+    try:
+        await page.backend.post(f"/projects/{project_id}/{action}",
+                                {name: fields.get(name, "") for name in sent})
+    except Refused as refusal:
+        return await project_page(page, project_id, Said("refused", refusal.detail),
+                                  refusal.status)
+    return RedirectResponse(f"/console/projects/{project_id}", status_code=303)
+
+
+@router.post("/projects/{project_id}/milestones/{milestone_id}/complete")
+async def complete_milestone(request: Request, page: PageDep, project_id: ObjectId,
+                             milestone_id: ObjectId) -> Response:
+    return await _project_action(request, page, project_id,
+                                 f"milestones/{milestone_id}/complete")
+
+
+@router.post("/projects/{project_id}/cancel")
+async def cancel_project(request: Request, page: PageDep, project_id: ObjectId) -> Response:
+    return await _project_action(request, page, project_id, "cancel", "reason")
 
 
 @router.post("/tasks/{task_id}/complete")

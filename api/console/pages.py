@@ -15,7 +15,7 @@ from api.console.session import read
 from api.console.views import APPROVERS, SUPERVISORS, Page, Said
 from api.deps import get_state
 from api.lookups import ObjectId
-from workflows.registry import LEAD_TO_SALE, QUOTE_APPROVAL, ProcessSpec
+from workflows.registry import LEAD_TO_SALE, QUOTE_APPROVAL, SALE_TO_PROJECT, ProcessSpec
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 PAGE_SIZE = 25
@@ -80,9 +80,10 @@ def _list_view(kind: str, spec: ProcessSpec, heading: str, columns: list[str]) -
                    number: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1,
                    ) -> HTMLResponse:
         me = await page.backend.get("/me")
-        owner = {"leads": "owner_id", "quotes": "author_id"}[kind]
+        name, value = {"leads": ("owner_id", me["id"]), "quotes": ("author_id", me["id"]),
+                       "projects": ("scope", "mine")}[kind]
         rows = await page.backend.get(f"/{kind}", status=status or None,
-                                      **{owner: me["id"] if mine else None},
+                                      **{name: value if mine else None},
                                       limit=PAGE_SIZE + 1, offset=(number - 1) * PAGE_SIZE)
 
         def page_url(n: int) -> str:
@@ -101,6 +102,9 @@ def _row(kind: str, row: dict[str, Any]) -> dict[str, Any]:
     if kind == "leads":
         cells = [f"Lead {row['id']}: {row['name']}", row["company"] or "", row["status"],
                  row["created_at"][:10]]
+    elif kind == "projects":
+        cells = [f"Project {row['id']}: {row['name']}", row["customer"] or "", row["status"],
+                 f"{row['amount']} {row['currency']}"]
     else:
         cells = [f"Quote {row['id']}", row.get("customer") or "", row["status"],
                  f"{row['totals']['total']} {row['currency']}"]
@@ -111,6 +115,9 @@ router.get("/leads", response_class=HTMLResponse)(
     _list_view("leads", LEAD_TO_SALE, "Leads", ["Lead", "Company", "Status", "Since"]))
 router.get("/quotes", response_class=HTMLResponse)(
     _list_view("quotes", QUOTE_APPROVAL, "Quotes", ["Quote", "Customer", "Status", "Total"]))
+router.get("/projects", response_class=HTMLResponse)(
+    _list_view("projects", SALE_TO_PROJECT, "Projects",
+               ["Project", "Customer", "Status", "Amount"]))
 
 
 async def _case(page: Page, kind: str, object_id: int, spec: ProcessSpec, data: dict[str, Any],
@@ -166,4 +173,36 @@ async def quote_case(page: PageDep, quote_id: ObjectId) -> HTMLResponse:
     return await quote_page(page, quote_id)
 
 
-__all__ = ["PageDep", "Refused", "SignIn", "quote_page", "router", "signed_in"]
+async def project_page(page: Page, project_id: int, said: Said | None = None,
+                       status_code: int = 200) -> HTMLResponse:
+    """The project's case page: its milestones, totals and the actions its status offers."""
+    project = await page.backend.get(f"/projects/{project_id}")
+    people = {p["user_id"]: p["name"] for p in project["participants"]}
+    totals = project["totals"]
+    facts = [f"Managed by {people.get(project['manager_id'], '—')} · template "
+             f"{project['template']} · invoiced {project['invoicing_policy'].replace('_', ' ')}",
+             f"{totals['hours']} hours · costs {totals['costs']} · invoiced "
+             f"{totals['invoiced']} · paid {totals['paid']} · margin {totals['margin']} "
+             f"{project['currency']}"]
+    facts += [f"{m['name']}: due {m['due_on']}, {m['state']} · {people.get(m['owner_id'], '—')}"
+              for m in project["milestones"]]
+    actions: list[dict[str, Any]] = []
+    if project["status"] == "active":
+        actions += [{"url": f"/console/projects/{project_id}/milestones/{m['id']}/complete",
+                     "label": f"Complete {m['name']}", "fields": []}
+                    for m in project["milestones"] if m["state"] != "completed"]
+    if project["status"] in ("planned", "active"):
+        actions.append({"url": f"/console/projects/{project_id}/cancel", "label": "Cancel",
+                        "fields": [{"name": "reason", "label": "Reason", "required": True}]})
+    return await _case(page, "project", project_id, SALE_TO_PROJECT, project,
+                       title=f"Project {project_id}", section="projects",
+                       heading=f"Project {project_id}: {project['name']}", facts=facts,
+                       actions=actions, said=said, status_code=status_code)
+
+
+@router.get("/projects/{project_id}", response_class=HTMLResponse)
+async def project_case(page: PageDep, project_id: ObjectId) -> HTMLResponse:
+    return await project_page(page, project_id)
+
+
+__all__ = ["PageDep", "Refused", "SignIn", "project_page", "quote_page", "router", "signed_in"]

@@ -66,6 +66,8 @@ def sections(role: str) -> list[dict[str, str]]:
     if role in ("sales_rep", "sales_manager", "admin"):
         found += [{"key": "leads", "href": "/console/leads", "label": "Leads"},
                   {"key": "quotes", "href": "/console/quotes", "label": "Quotes"}]
+    if role in ("sales_rep", "sales_manager", "accountant", "admin"):
+        found.append({"key": "projects", "href": "/console/projects", "label": "Projects"})
     return found
 
 

@@ -7,14 +7,18 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import Field
 
-from api.deps import SessionDep, StaffUser
+from api import processes
+from api.deps import SessionDep, StaffUser, StateDep, get_temporal
 from api.idempotency import OnceDep
 from api.inputs import Id, In, Offset, Paragraphs
 from api.lookups import ObjectId
 from api.schemas import TaskOut
 from crm.errors import Forbidden
+from crm.models import Task
 from crm.repo import tasks
+from workflows.registry import SUPPORT_TICKET
 from workflows.roles import Role
+from workflows.support_types import TASK_COMPLETED, TaskCompleted
 
 router = APIRouter(tags=["tasks"])
 SUPERVISORS = (Role.SALES_MANAGER, Role.SUPPORT_LEAD, Role.ADMIN)
@@ -52,14 +56,26 @@ async def list_tasks(
 @router.post("/tasks/{task_id}/complete", response_model=TaskOut)
 async def complete_task(
     task_id: ObjectId, completion: Completion, session: SessionDep, user: StaffUser,
-    once: OnceDep,
+    once: OnceDep, state: StateDep,
 ) -> TaskOut:
+    """Complete a task; a ticket's back-office task moves its ticket on (both, or neither:
+    503 when the ticket's process cannot be told, so a retry completes it once)."""
     await once.claim(session)
     task = await tasks.get_task(session=session, task_id=task_id)
     if task.assignee_id != user.id and user.role not in SUPERVISORS:
         raise Forbidden("only the task's assignee (or a manager) completes it")
     await tasks.complete_task(session=session, task=task, completed_by_id=user.id,
                               outcome=completion.outcome)
+    await _tell_its_ticket(task, completion.outcome, user.id, state)
     answer = TaskOut.model_validate(task)
     await once.keep(session, 200, answer)
     return answer
+
+
+async def _tell_its_ticket(task: Task, outcome: str, by_user_id: int, state: StateDep) -> None:
+    """A task a ticket's process created: that process hears it is done."""
+    if not (task.workflow_id or "").startswith(f"{SUPPORT_TICKET.object_type}-"):
+        return
+    handle = (await get_temporal(state)).get_workflow_handle(task.workflow_id or "")
+    await processes.signal(handle, state.settings, TASK_COMPLETED,
+                           TaskCompleted(task.id, outcome, by_user_id))

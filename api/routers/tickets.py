@@ -1,7 +1,270 @@
-"""Tickets: to be built (see the issue of its process)."""
+"""Tickets: opened by customers (website, chatbot, email) or agents, each followed by its
+support process; agents answer, ask, resolve; leads assign; customers rate or reopen."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, status
+from pydantic import ConfigDict, EmailStr, Field, field_validator
+from temporalio.client import WorkflowUpdateStage
+
+from api import processes
+from api.deps import PoliciesDep, SessionDep, StateDep, TemporalDep, requires
+from api.idempotency import OnceDep, Replay
+from api.inputs import Id, In, Offset, Paragraphs, SingleLine
+from api.lookups import TicketDep
+from api.problems import invalid
+from api.ticket_views import (
+    QUERY_DEADLINE,
+    TicketDetail,
+    TicketOut,
+    detail,
+    process_view,
+    summary,
+)
+from crm import launcher
+from crm.errors import Conflict, Forbidden
+from crm.models import Invoice, Ticket, User
+from crm.repo import tickets
+from crm.support import NewTicket, record_ticket
+from workflows.contracts import Person
+from workflows.registry import SUPPORT_TICKET
+from workflows.roles import Role
+from workflows.support_ticket import FOR_THE_CUSTOMER, LEADS, SUPPORT, SupportTicket
+from workflows.support_types import (
+    AgentReply,
+    Assignment,
+    CustomerMessage,
+    InfoRequest,
+    Rating,
+    Reopening,
+    Resolution,
+)
 
 router = APIRouter(tags=["tickets"])
+SupportUser = Annotated[User, Depends(requires(*SUPPORT))]
+LeadUser = Annotated[User, Depends(requires(*LEADS))]
+ForTheCustomer = Annotated[User, Depends(requires(*FOR_THE_CUSTOMER))]
+TheCustomer = Annotated[User, Depends(requires(Role.INTEGRATION, Role.ADMIN))]
+Text = Annotated[Paragraphs, Field(min_length=1, max_length=20000)]
+
+
+class TicketIn(In):
+    contact_email: EmailStr
+    contact_name: Annotated[SingleLine, Field(max_length=200)] | None = None
+    subject: Annotated[SingleLine, Field(max_length=200)]
+    body: Text
+    channel: Literal["web", "chat", "email", "phone", "agent"] = "web"
+    category: str = Field("general", pattern=r"^[a-z][a-z_]{0,63}$",
+                          description="Routing matches it to the agents' skills")
+    priority: Literal["low", "normal", "high", "urgent"] = "normal"
+    invoice_id: Id | None = Field(None, description="A billing ticket about this invoice")
+
+    @field_validator("contact_email")
+    @classmethod
+    def _one_spelling(cls, email: str) -> str:
+        return email.lower()
+
+
+class MessageIn(In):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", str_strip_whitespace=True)
+
+    body: Text
+    author: Literal["customer", "agent"] = Field(alias="from")
+
+
+class InfoRequestIn(In):
+    what: Annotated[Paragraphs, Field(min_length=1, max_length=2000,
+                                      description="What the customer must send")]
+    check: Annotated[SingleLine, Field(max_length=300, description="A back-office task to do "
+                     "once it arrives, e.g. 'check the proof document'")] | None = None
+
+
+class AssignIn(In):
+    agent_id: Id
+
+
+class ResolveIn(In):
+    resolution: Annotated[Paragraphs, Field(min_length=1, max_length=5000)]
+    upheld: bool | None = Field(None, description="For a disputed invoice's ticket: was the "
+                                "customer right? (credit note; otherwise dunning resumes)")
+
+
+class ReopenIn(In):
+    reason: Annotated[Paragraphs, Field(min_length=1, max_length=2000)]
+
+
+class RatingIn(In):
+    score: int = Field(ge=1, le=5)
+    comment: Annotated[Paragraphs, Field(max_length=2000)] | None = None
+
+
+@router.post("/tickets", status_code=status.HTTP_201_CREATED, response_model=TicketDetail)
+async def open_ticket(
+    body: TicketIn, session: SessionDep, user: ForTheCustomer, client: TemporalDep,
+    state: StateDep, policies: PoliciesDep, once: OnceDep,
+) -> Any:
+    """Open a ticket and start its process: the customer is acknowledged at once, the ticket
+    routed to an agent. Send an ``Idempotency-Key`` to retry safely."""
+    if (kept := await once.answered(session)) is not None:
+        if kept.workflow_id:
+            await launcher.resume(session, client, state.settings, kept.workflow_id)
+        return Replay(kept).response()
+    await once.claim(session)
+    if body.invoice_id is not None and await session.get(Invoice, body.invoice_id) is None:
+        raise invalid("invoice_id", f"no invoice {body.invoice_id}")
+    staff = user.role != Role.INTEGRATION
+    ticket, start = await record_ticket(session, state.settings, policies, NewTicket(
+        body.contact_email, body.subject, body.body, body.channel, body.category,
+        body.priority, body.contact_name, invoice_id=body.invoice_id,
+        by_user_id=user.id if staff else None))
+    answer = await detail(session, ticket.id, None)
+    await once.keep(session, status.HTTP_201_CREATED, answer, workflow_id=start.workflow_id)
+    await session.commit()
+    await launcher.launch(session, client, state.settings, start, fresh=True)
+    return answer
+
+
+@router.get("/tickets", response_model=list[TicketOut])
+async def list_tickets(
+    session: SessionDep,
+    user: SupportUser,
+    queue: Annotated[tickets.Queue, Query(
+        description="mine, team (my team's and the unassigned), unassigned, breaching "
+                    "(a running target due within `within_hours`), all")] = "all",
+    status: Annotated[str | None, Query(max_length=40)] = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    within_hours: Annotated[float, Query(gt=0, le=24 * 30)] = 4,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[Offset, Query()] = 0,
+) -> Any:
+    rows = await tickets.list_tickets(
+        session=session, user=user, queue=queue, status=status, category=category,
+        breaching_within=timedelta(hours=within_hours), limit=limit, offset=offset)
+    return [summary(t) for t in rows]
+
+
+@router.get("/tickets/{ticket_id}", response_model=TicketDetail)
+async def get_ticket(ticket: TicketDep, session: SessionDep, _: SupportUser,
+                     state: StateDep) -> Any:
+    """The ticket with its messages, SLA clocks, tasks and status history."""
+    ticket_id, view = ticket.id, None
+    await session.commit()  # the process may be writing the ticket: don't hold the database
+    with contextlib.suppress(Exception):  # Temporal away: the ticket shows from the database
+        client = await asyncio.wait_for(state.temporal.client(), QUERY_DEADLINE)
+        view = await process_view(client, state.settings, ticket_id)
+    return await detail(session, ticket_id, view)
+
+
+async def _drive(
+    session: SessionDep, ticket: Ticket, client: TemporalDep, state: StateDep, once: OnceDep,
+    update: Any, arg: Any,
+) -> Any:
+    """Hand a message or decision to the ticket's process; answer with the ticket."""
+    if (kept := await once.answered(session)) is not None:
+        return Replay(kept).response()
+    ticket_id, current = ticket.id, ticket.status
+    await session.commit()  # the process writes the ticket: don't hold the database meanwhile
+    handle = client.get_workflow_handle(SUPPORT_TICKET.workflow_id(ticket_id))
+    settings = state.settings
+    view = await processes.decide(
+        settings,
+        lambda: handle.start_update(update, arg, wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                                    rpc_timeout=launcher.deadline(settings)),
+        when_ended=lambda: Conflict(f"ticket {ticket_id} is {current}: its process has "
+                                    f"ended; write to support again to open a new ticket"),
+    )
+    session.expire_all()
+    answer = await detail(session, ticket_id, view)
+    await once.keep(session, status.HTTP_200_OK, answer)
+    return answer
+
+
+def _only_its_agent(ticket: Ticket, user: User, doing: str) -> None:
+    """Who before what: an agent acts on their own tickets (the process checks it too)."""
+    if user.role == Role.SUPPORT_AGENT and ticket.assignee_id not in (None, user.id):
+        raise Forbidden(f"ticket {ticket.id} is assigned to someone else: only they, or a "
+                        f"support lead, may {doing} it")
+
+
+def _person(user: User) -> Person:
+    return Person(user.id, user.name, user.email)
+
+
+@router.post("/tickets/{ticket_id}/messages", response_model=TicketDetail)
+async def post_message(
+    ticket: TicketDep, body: MessageIn, session: SessionDep, user: ForTheCustomer,
+    client: TemporalDep, state: StateDep, once: OnceDep,
+) -> Any:
+    """A customer message (from the website, chatbot, or support writing down a call), or an
+    agent's answer, which is emailed to the customer in the ticket's thread."""
+    if body.author == "customer":
+        return await _drive(session, ticket, client, state, once, SupportTicket.customer_message,
+                            CustomerMessage(body.body, user.role, user.id))
+    if user.role not in SUPPORT:
+        raise Forbidden("only support staff answer as an agent")
+    _only_its_agent(ticket, user, "answer")
+    return await _drive(session, ticket, client, state, once, SupportTicket.reply,
+                        AgentReply(body.body, _person(user), user.role))
+
+
+@router.post("/tickets/{ticket_id}/request-info", response_model=TicketDetail)
+async def request_info(
+    ticket: TicketDep, body: InfoRequestIn, session: SessionDep, user: SupportUser,
+    client: TemporalDep, state: StateDep, once: OnceDep,
+) -> Any:
+    """Ask the customer for something: the ticket waits on the customer (clock paused)."""
+    _only_its_agent(ticket, user, "ask the customer about")
+    return await _drive(session, ticket, client, state, once, SupportTicket.request_info,
+                        InfoRequest(body.what, _person(user), user.role, body.check))
+
+
+@router.post("/tickets/{ticket_id}/assign", response_model=TicketDetail)
+async def assign(
+    ticket: TicketDep, body: AssignIn, session: SessionDep, user: LeadUser,
+    client: TemporalDep, state: StateDep, once: OnceDep,
+) -> Any:
+    """A support lead gives the ticket to an agent."""
+    agent = await session.get(User, body.agent_id)
+    if agent is None or not agent.active or agent.role not in (Role.SUPPORT_AGENT,
+                                                               Role.SUPPORT_LEAD):
+        raise invalid("agent_id", f"no active support agent {body.agent_id}")
+    return await _drive(session, ticket, client, state, once, SupportTicket.assign,
+                        Assignment(_person(agent), user.id, user.role))
+
+
+@router.post("/tickets/{ticket_id}/resolve", response_model=TicketDetail)
+async def resolve(
+    ticket: TicketDep, body: ResolveIn, session: SessionDep, user: SupportUser,
+    client: TemporalDep, state: StateDep, once: OnceDep,
+) -> Any:
+    """Resolve the ticket: the customer gets the satisfaction survey."""
+    _only_its_agent(ticket, user, "resolve")
+    return await _drive(session, ticket, client, state, once, SupportTicket.resolve,
+                        Resolution(body.resolution, user.id, user.role, body.upheld))
+
+
+@router.post("/tickets/{ticket_id}/reopen", response_model=TicketDetail)
+async def reopen(
+    ticket: TicketDep, session: SessionDep, user: ForTheCustomer, client: TemporalDep,
+    state: StateDep, once: OnceDep, body: ReopenIn | None = None,
+) -> Any:
+    """Reopen a resolved ticket within its reopen window."""
+    reason = body.reason if body else "reopened by the customer"
+    return await _drive(session, ticket, client, state, once, SupportTicket.reopen,
+                        Reopening(reason, user.role, user.id))
+
+
+@router.post("/tickets/{ticket_id}/rating", response_model=TicketDetail)
+async def rate(
+    ticket: TicketDep, body: RatingIn, session: SessionDep, user: TheCustomer,
+    client: TemporalDep, state: StateDep, once: OnceDep,
+) -> Any:
+    """The customer's rating of a resolved ticket (1 to 5): it closes."""
+    return await _drive(session, ticket, client, state, once, SupportTicket.rate,
+                        Rating(body.score, user.role, body.comment, user.id))
+

@@ -1,9 +1,16 @@
 """Every CRM table, importable from one place (Alembic reads ``Base.metadata`` here)."""
 
 from crm.models.base import Base
-from crm.models.billing import Invoice, Payment
+from crm.models.billing import Invoice, InvoiceLine, Payment
 from crm.models.people import ApiToken, SeenSignature, Team, User, UserSkill
-from crm.models.projects import Expense, Milestone, Project, ProjectMember, Timesheet
+from crm.models.projects import (
+    Expense,
+    Milestone,
+    Project,
+    ProjectMember,
+    ProjectTemplate,
+    Timesheet,
+)
 from crm.models.sales import Account, Contact, Lead, LeadEvent, Quote, QuoteLine, Sale
 from crm.models.support import Ticket, TicketMessage
 from crm.models.work import IdempotentRequest, OutboxEmail, ProcessStart, StatusChange, Task
@@ -16,6 +23,7 @@ __all__ = [
     "Expense",
     "IdempotentRequest",
     "Invoice",
+    "InvoiceLine",
     "Lead",
     "LeadEvent",
     "Milestone",
@@ -24,6 +32,7 @@ __all__ = [
     "ProcessStart",
     "Project",
     "ProjectMember",
+    "ProjectTemplate",
     "Quote",
     "QuoteLine",
     "Sale",

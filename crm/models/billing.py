@@ -1,12 +1,12 @@
-"""Invoice dunning: invoices and the payments against them."""
+"""Invoice dunning: invoices with their lines, and the payments against them."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.models.base import Base, Timestamped
 
@@ -21,6 +21,7 @@ class Invoice(Base, Timestamped):
     project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), index=True)
     milestone_id: Mapped[int | None] = mapped_column(ForeignKey("milestones.id"))
     amount: Mapped[Decimal]
+    """The invoiced lines' total, late fees apart."""
     late_fee: Mapped[Decimal] = mapped_column(default=Decimal("0"))
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     issued_on: Mapped[date]
@@ -28,6 +29,33 @@ class Invoice(Base, Timestamped):
     status: Mapped[str] = mapped_column(String(32), default="open", index=True)
     promised_on: Mapped[date | None]
     closed_at: Mapped[datetime | None]
+    credited: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    """The credit note's amount: what an upheld dispute took off the open balance."""
+    level_reached: Mapped[int] = mapped_column(default=0)
+    """The highest level of the dunning ladder reached (0: none yet)."""
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    """The issuing process and its purpose: issuing again under it makes no second invoice."""
+
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        order_by="InvoiceLine.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+    payments: Mapped[list[Payment]] = relationship(order_by="Payment.id", lazy="selectin")
+
+
+class InvoiceLine(Base):
+    """What the invoice charges: an item invoiced, or the late fee dunning added."""
+
+    __tablename__ = "invoice_lines"
+    __table_args__ = (UniqueConstraint("invoice_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    position: Mapped[int]
+    description: Mapped[str] = mapped_column(String(500))
+    amount: Mapped[Decimal]
+    kind: Mapped[str] = mapped_column(String(16), default="item")
+    """item, or late_fee."""
 
 
 class Payment(Base, Timestamped):
@@ -39,3 +67,6 @@ class Payment(Base, Timestamped):
     received_at: Mapped[datetime]
     reference: Mapped[str | None] = mapped_column(String(120), unique=True)
     """The payment provider's reference: the same payment posted twice is kept once."""
+    balance_after: Mapped[Decimal]
+    """What the invoice still had open once this payment was counted."""
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -126,4 +126,7 @@ class Sale(Base, Timestamped):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     amount: Mapped[Decimal]
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
-    invoicing_policy: Mapped[str] = mapped_column(String(20), default="milestones")
+    invoicing_policy: Mapped[str | None] = mapped_column(String(20))
+    """How its project invoices: on_milestone or schedule; None: as the [project] policy says."""
+    product_line: Mapped[str | None] = mapped_column(String(100))
+    """What was sold: its project is set up from the template of this product line."""

@@ -138,3 +138,17 @@ async def test_a_patch_racing_a_submit_either_lands_before_it_or_is_refused(api:
     description = await handle.describe()
     assert f"{submitted_discount.normalize():f} % discount" in (
         await description.static_summary() or "")
+
+
+async def test_many_requests_at_once_each_use_one_connection_and_none_jams(api: Api) -> None:
+    """With a second connection per request (the caller's token looked up apart), 15
+    requests at once held the pool and waited for it forever: every one timed out."""
+    lead = (await api.call("POST", "/leads", "website", json=JANE)).json()
+    quote = await factories.quote(
+        api.sessions, await factories.qualified_lead(api.sessions, api.team.rep), api.team.rep)
+    reads = [api.call("GET", f"/leads/{lead['id']}", "rep") for _ in range(24)]
+    reads += [api.call("GET", f"/quotes/{quote.id}", "manager") for _ in range(24)]
+
+    answers = await asyncio.wait_for(asyncio.gather(*reads), 60)
+
+    assert {a.status_code for a in answers} == {200}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.routers.processes import visibility_query
+from api.routers.processes import PROCESS_NAMES, visibility_query
 from tests import factories
 from tests.api.conftest import Api
 from tests.waiting import eventually
@@ -66,7 +66,8 @@ def test_the_visibility_query_is_the_one_an_engineer_types() -> None:
     assert visibility_query("invoice_dunning", "in_collections", None, None) == (
         'CrmProcess = "invoice_dunning" AND CrmStatus = "in_collections"'
     )
+    every = ", ".join(f'"{name}"' for name in PROCESS_NAMES)
+    assert "lead_to_sale" in PROCESS_NAMES and "invoice_dunning" in PROCESS_NAMES
     assert visibility_query(None, None, "42", "7") == (
-        'CrmProcess IN ("lead_to_sale", "quote_approval") AND CrmCustomerId = "42" '
-        'AND CrmOwner = "7"'
+        f'CrmProcess IN ({every}) AND CrmCustomerId = "42" AND CrmOwner = "7"'
     )

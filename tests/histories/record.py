@@ -54,9 +54,10 @@ async def record(label: str, only: list[str] | None = None) -> list[Path]:
             await upgrade_to_head(url)
             engine = db.create_engine(url)
             sessions = db.create_sessions(engine)
-            settings = Settings(database_url=url, smtp_port=smtp_port, data_dir=scratch)
             queue = f"record-{name}"
-            async with build_worker(env.client, settings, sessions, task_queue=queue):
+            settings = Settings(database_url=url, smtp_port=smtp_port, data_dir=scratch,
+                                temporal_task_queue=queue)
+            async with build_worker(env.client, settings, sessions):
                 world = World(env, sessions, queue, await factories.sales_team(sessions))
                 handle = await scenario(world)
                 history = await handle.fetch_history()

@@ -28,11 +28,15 @@ async def _harness(
     env: WorkflowEnvironment, url: str, mail_sink: tuple[MailSink, int], tmp_path: Path
 ) -> AsyncIterator[Harness]:
     sink, port = mail_sink
-    settings = Settings(database_url=url, smtp_port=port, data_dir=tmp_path)
+    queue = f"test-{uuid.uuid4()}"
+    # Processes that activities start (an invoice's dunning, a dispute's ticket) go to the
+    # same task queue: on the time-skipping server, a workflow task nobody polls for would
+    # stop the clock.
+    settings = Settings(database_url=url, smtp_port=port, data_dir=tmp_path,
+                        temporal_task_queue=queue)
     engine = db.create_engine(url)
     sessions = db.create_sessions(engine)
-    queue = f"test-{uuid.uuid4()}"
-    async with build_worker(env.client, settings, sessions, task_queue=queue):
+    async with build_worker(env.client, settings, sessions):
         yield Harness(env, sessions, sink, queue)
     await engine.dispose()
 

@@ -11,8 +11,9 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from crm import db
-from crm.models import Lead, Sale, User
+from crm.models import Lead, Project, Sale, User
 from crm.repo import history, quotes
+from crmflow.mail_sink import ReceivedMail
 from tests import factories
 from tests.waiting import eventually
 from tests.workflows.conftest import Harness
@@ -42,6 +43,10 @@ def decision(user: User, approve: bool, comment: str | None = "ok") -> ManagerDe
     return ManagerDecision(approve, user.id, user.role, user.team_id, comment)
 
 
+def quote_mail(h: Harness, address: str) -> list[ReceivedMail]:
+    return [m for m in h.mail.to(address) if m.key.startswith("quote-")]
+
+
 async def test_small_discount_is_validated_at_once_then_won_creates_a_sale(
     harness: Harness,
 ) -> None:
@@ -69,12 +74,16 @@ async def test_small_discount_is_validated_at_once_then_won_creates_a_sale(
         sale = await session.scalar(select(Sale).where(Sale.quote_id == quote_id))
         assert sale is not None and sale.amount == Decimal("850.00")
         assert result.sale_id == sale.id
+        project = await session.scalar(select(Project).where(Project.sale_id == sale.id))
+        assert project is not None  # the win started the sale's project
         # The lead's process had ended (none runs here): the quote records the win on the lead.
         lead = await session.get(Lead, sale.lead_id)
         assert lead is not None and lead.status == "won"
     assert [s for s, _ in await statuses(h, quote_id)] == ["validated", "sent", "won"]
-    assert h.mail.to("maria@crm.example") == []  # no approval asked
-    [outcome] = h.mail.to("alice@crm.example")
+    # The win started the sale's project, which emails the same people: only the quote's
+    # own emails (keyed by its process) count here.
+    assert quote_mail(h, "maria@crm.example") == []  # no approval asked
+    [outcome] = quote_mail(h, "alice@crm.example")
     assert (outcome.purpose, outcome.subject) == ("submission_1:outcome", "Quote 1 for Acme: won")
 
 

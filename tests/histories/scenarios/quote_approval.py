@@ -11,6 +11,7 @@ from temporalio.service import RPCError
 from crm.models import User
 from tests.histories.world import Scenario, World
 from tests.workflows import starts
+from workflows.project_types import Cancellation
 from workflows.quote_approval import (
     CustomerResponse,
     ManagerDecision,
@@ -18,6 +19,7 @@ from workflows.quote_approval import (
     QuoteApprovalPolicy,
     QuoteSending,
 )
+from workflows.sale_to_project import SaleToProject
 
 
 async def start_quote(world: World, discount: str, policy: QuoteApprovalPolicy) -> WorkflowHandle:
@@ -48,7 +50,16 @@ async def quote_approved_won(world: World) -> WorkflowHandle:
     await handle.execute_update(QuoteApproval.send_to_customer, QuoteSending(rep.id, rep.role))
     await world.env.sleep(timedelta(days=2))
     await answer(handle, CustomerResponse(True))
-    await handle.result()
+    result = await handle.result()
+    # The win started the sale's project, whose reminders would fall due in a later scenario,
+    # once this scenario's worker is gone, and stop the time-skipping server's clock: its
+    # manager cancels it.
+    project = world.env.client.get_workflow_handle(f"project-{result.sale_id}")
+    manager = world.team.manager
+    with contextlib.suppress(RPCError):  # forgotten once the project has ended
+        await project.execute_update(SaleToProject.cancel, Cancellation(
+            "recorded elsewhere", manager.id, manager.role))
+    await project.result()
     return handle
 
 
