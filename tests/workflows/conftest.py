@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from crm import db
 from crm.settings import Settings
 from crmflow.mail_sink import MailSink
+from tests.conftest import binary
 from worker.main import build_worker
+from workflows import search_attributes
 
 
 @dataclass
@@ -62,3 +65,25 @@ async def harness_on_both(
     """The harness on SQLite and on PostgreSQL, for what depends on the database's locks."""
     async for h in _harness(time_skipping, database_url, mail_sink, tmp_path):
         yield h
+
+
+@pytest.fixture
+async def short_histories() -> AsyncIterator[WorkflowEnvironment]:
+    """A dev server suggesting continue-as-new after 40 events (4096 by default): a few
+    minutes of a long process's life span several runs."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary("temporal"),
+        data_converter=pydantic_data_converter,
+        search_attributes=search_attributes.ALL,
+        dev_server_extra_args=[
+            "--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=40",
+            "--log-level", "error",
+        ],
+    )
+    async with env:
+        yield env
+
+
+async def runs_of(env: WorkflowEnvironment, workflow_id: str) -> int:
+    """How many runs the workflow id has had (each continue-as-new is one more)."""
+    return len([e async for e in env.client.list_workflows(f"WorkflowId = '{workflow_id}'")])

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from crm import db
@@ -25,11 +22,10 @@ from crm.models import StatusChange, Task
 from crm.settings import Settings
 from crmflow.mail_sink import MailSink
 from tests import factories
-from tests.conftest import binary
 from tests.waiting import eventually
+from tests.workflows.conftest import runs_of
 from tests.workflows.starts import start_lead
 from worker.main import build_worker
-from workflows import search_attributes
 from workflows.lead_to_sale import (
     ContentDownload,
     LeadNurturingPolicy,
@@ -40,25 +36,6 @@ from workflows.lead_to_sale import (
 from workflows.messages import QuoteProgress
 
 SECOND = timedelta(seconds=1)
-
-
-@pytest.fixture
-async def short_histories() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=binary("temporal"),
-        data_converter=pydantic_data_converter,
-        search_attributes=search_attributes.ALL,
-        dev_server_extra_args=[
-            "--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=40",
-            "--log-level", "error",
-        ],
-    )
-    async with env:
-        yield env
-
-
-async def runs_of(env: WorkflowEnvironment, workflow_id: str) -> int:
-    return len([e async for e in env.client.list_workflows(f"WorkflowId = '{workflow_id}'")])
 
 
 async def test_a_long_lead_continues_as_new_without_repeating_or_skipping(

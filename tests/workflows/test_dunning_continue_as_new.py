@@ -17,15 +17,15 @@ from crm.settings import Settings
 from crmflow.mail_sink import MailSink
 from tests import factories
 from tests.waiting import eventually
+from tests.workflows.conftest import runs_of
 from tests.workflows.invoices import CUSTOMER, dunned_invoice
-from tests.workflows.test_continue_as_new import runs_of, short_histories  # noqa: F401
 from worker.main import build_worker
 from workflows.dunning_types import DisputeDecision, DisputeRaised, PaymentReceived
 from workflows.invoice_dunning import InvoiceDunning
 
 
 async def test_a_long_lived_invoice_continues_as_new_carrying_its_payments(
-    short_histories: WorkflowEnvironment,  # noqa: F811
+    short_histories: WorkflowEnvironment,
     sqlite_url: str, mail_sink: tuple[MailSink, int], tmp_path: Path,
 ) -> None:
     env = short_histories

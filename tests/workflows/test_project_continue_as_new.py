@@ -18,8 +18,8 @@ from crm import db
 from crm.models import StatusChange
 from crmflow.mail_sink import MailSink
 from tests.waiting import eventually
+from tests.workflows.conftest import runs_of
 from tests.workflows.projects import DAY, running
-from tests.workflows.test_continue_as_new import runs_of, short_histories  # noqa: F401
 from tests.workflows.test_sale_to_project import TWO_STEPS
 from workflows.dunning_types import PaymentReceived
 from workflows.invoice_dunning import InvoiceDunning
@@ -28,7 +28,7 @@ from workflows.sale_to_project import SaleToProject
 
 
 async def test_a_long_project_continues_as_new_carrying_its_state(
-    short_histories: WorkflowEnvironment,  # noqa: F811
+    short_histories: WorkflowEnvironment,
     sqlite_url: str, mail_sink: tuple[MailSink, int], tmp_path: Path,
 ) -> None:
     env = short_histories

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from crm import db
@@ -20,31 +17,14 @@ from crm.models import StatusChange
 from crm.settings import Settings
 from crmflow.mail_sink import MailSink
 from tests import factories
-from tests.conftest import binary
 from tests.waiting import eventually
 from tests.workflows.tickets import open_ticket
 from worker.main import build_worker
-from workflows import search_attributes
 from workflows.contracts import Person
 from workflows.support_ticket import SupportTicket
 from workflows.support_types import CustomerMessage, InfoRequest, SupportPolicy
 
 SECOND = timedelta(seconds=1)
-
-
-@pytest.fixture
-async def short_histories() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=binary("temporal"),
-        data_converter=pydantic_data_converter,
-        search_attributes=search_attributes.ALL,
-        dev_server_extra_args=[
-            "--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=40",
-            "--log-level", "error",
-        ],
-    )
-    async with env:
-        yield env
 
 
 async def test_a_long_wait_continues_as_new_without_repeating_or_skipping(
