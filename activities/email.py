@@ -2,8 +2,13 @@
 
 The outbox row, keyed by the workflow id and the email's purpose, is written before the SMTP
 conversation and claimed by the attempt that talks to the server (``sending``, with a lease
-of one SMTP timeout): an attempt that finds the row sent or refused does nothing; one that
+of one SMTP timeout): an attempt that finds the row sent or failed does nothing; one that
 finds another attempt's lease running backs off and retries later.
+
+An email no retry can deliver — the server refused it for good (a 5xx answer: 550 unknown
+user) or the data cannot make an email — is not retried: its row becomes ``failed`` with
+the reason, the owner of the email's object gets a task (``crm.repo.outbox.owner_of``), and
+the workflow hears ``refused`` and goes on without it.
 
 The moment the server accepts the message the attempt records it in its heartbeat details
 (``{"stage": "accepted", "key": …, "message_id": …}``), then marks the row sent, retrying
@@ -248,7 +253,7 @@ class EmailActivities:
                          key=key, attempt=info.attempt)
                 return EmailOutcome("sent" if newly else "already_sent", message_id(key))
             row = await self._claim(key, email)
-            if row.status in ("sent", "refused"):
+            if row.status in outbox.FINAL:
                 log.info("email already handled", key=key, status=row.status)
                 if row.status == "sent":
                     return EmailOutcome("already_sent", row.message_id)
@@ -274,7 +279,7 @@ class EmailActivities:
                     related_id=email.related_id,
                     workflow_id=activity.info().workflow_id,
                 ))
-            if row.status in ("sent", "refused"):
+            if row.status in outbox.FINAL:
                 return row
             now = utcnow()
             if (row.status == "sending" and row.attempted_at is not None
@@ -294,9 +299,7 @@ class EmailActivities:
             # The data cannot make an email (a line break in a name or an address): no retry
             # can mend that, and the process must not wait on it — it goes on without it.
             reason = f"the email cannot be built: {error}"
-            async with db.unit_of_work(self.sessions) as session:
-                await outbox.mark_failed(session=session, email_id=row.id, error=reason,
-                                         permanent=True)
+            await self._fail(row, reason, permanent=True)
             log.warning("email cannot be built", key=key, error=str(error))
             return EmailOutcome("refused", row.message_id, reason)
         try:
@@ -306,10 +309,7 @@ class EmailActivities:
             )
         except aiosmtplib.SMTPException as error:
             permanent = _is_permanent(error)
-            async with db.unit_of_work(self.sessions) as session:
-                await outbox.mark_failed(
-                    session=session, email_id=row.id, error=str(error), permanent=permanent
-                )
+            await self._fail(row, str(error), permanent=permanent)
             if not permanent:
                 raise
             log.warning("email refused by the server", key=key, error=str(error))
@@ -317,6 +317,15 @@ class EmailActivities:
         await self._mark_sent(key, heartbeat)
         log.info("email sent", key=key, to=row.recipient, template=row.template)
         return EmailOutcome("sent", row.message_id)
+
+    async def _fail(self, row: OutboxEmail, reason: str, *, permanent: bool) -> None:
+        """Record the failure; a permanent one is final and gives the owner a task."""
+        async with db.unit_of_work(self.sessions) as session:
+            task = await outbox.mark_failed(session=session, email_id=row.id, error=reason,
+                                            permanent=permanent)
+        if task is not None:
+            log.info("email failed for good: its owner has a task", key=row.idempotency_key,
+                     task_id=task.id, assignee_id=task.assignee_id)
 
     async def _mark_sent(self, key: str, heartbeat: Heartbeat) -> bool:
         """Mark the row sent, trying until the database answers; whether it was not yet."""

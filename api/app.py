@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from temporalio.client import Client
 
-from api import console, idempotency, metrics, problems
+from api import access, console, idempotency, metrics, problems
 from api.body_gate import BodyGate
 from api.routers import (
     emails,
@@ -63,8 +63,9 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     idempotency.install(app)
     console.install(app)
     metrics.install(app)
-    for router in (health.router, me.router, leads.router, quotes.router, projects.router,
-                   invoices.router, tickets.router, inbound.router, tasks.router, emails.router,
+    app.include_router(health.router)
+    for router in (me.router, leads.router, quotes.router, projects.router, invoices.router,
+                   tickets.router, inbound.router, tasks.router, emails.router,
                    processes.router, project_templates.router):
-        app.include_router(router)
+        app.include_router(router, dependencies=[Depends(access.grant)])  # who may: first
     return app

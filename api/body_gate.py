@@ -24,7 +24,8 @@ class BodyGate:
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         length = headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY:
+        # isascii: str.isdigit() also takes digits int() refuses, such as "²"
+        if length is not None and length.isascii() and length.isdigit() and int(length) > MAX_BODY:
             return await _problem(send, scope, 413, "Content too large",
                                   f"a request body is at most {MAX_BODY} bytes")
         kind = headers.get("content-type", "").split(";")[0].strip().lower()

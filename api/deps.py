@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 import structlog
 from fastapi import Depends, HTTPException, Request
@@ -16,7 +16,6 @@ from temporalio.client import Client
 from api import signatures
 from api.problems import TEMPORAL, ServiceUnavailable, failure_reason
 from api.state import ApiState
-from crm.errors import Forbidden
 from crm.models import User
 from crm.policies import Policies
 from crm.repo import people
@@ -107,25 +106,3 @@ async def current_user(
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
-
-STAFF = (
-    Role.SALES_REP, Role.SALES_MANAGER, Role.ACCOUNTANT, Role.SUPPORT_AGENT, Role.SUPPORT_LEAD,
-    Role.ADMIN,
-)
-SALES = (Role.SALES_REP, Role.SALES_MANAGER, Role.ADMIN)
-
-
-def requires(*roles: Role) -> Callable[[User], Coroutine[Any, Any, User]]:
-    """A dependency that lets only these roles through (403 naming them otherwise)."""
-    names = ", ".join(r.value for r in roles)
-
-    async def check(user: CurrentUser) -> User:
-        if user.role not in roles:
-            raise Forbidden(f"role {user.role} may not do this; it needs one of: {names}")
-        return user
-
-    return check
-
-
-SalesUser = Annotated[User, Depends(requires(*SALES))]
-StaffUser = Annotated[User, Depends(requires(*STAFF))]

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import CurrentUser
+from api.inputs import SingleLine
 from crm.models import IdempotentRequest, User
 from crm.repo import idempotency
 
@@ -48,6 +49,18 @@ class Once:
     user: User
     fingerprint: str
     _claimed: IdempotentRequest | None = None
+
+    @property
+    def update_id(self) -> str | None:
+        """The id of the decision this request hands its process (``None``: a fresh one).
+
+        A retry under the same key names the same update, so Temporal answers it with the
+        first one's outcome instead of applying it twice — also when the first request got
+        no answer (503: the worker died while the process was deciding) and kept none."""
+        if self.key is None:
+            return None
+        digest = hashlib.sha256(f"{self.fingerprint}/{self.key}".encode()).hexdigest()
+        return f"request-{self.user.id}-{digest[:32]}"
 
     async def answered(self, session: AsyncSession) -> IdempotentRequest | None:
         """The answer kept under this key, if any (422 if it was for another request)."""
@@ -103,19 +116,23 @@ async def once(
     request: Request,
     user: CurrentUser,
     key: Annotated[
-        str | None,
+        SingleLine | None,  # no control characters: the key is stored, and compared
         Header(alias="Idempotency-Key", min_length=1, max_length=200,
                description="Send the same key again to repeat this request safely: the "
                            "first answer comes back and nothing is done twice"),
     ] = None,
 ) -> Once:
-    body = await request.body()
+    return Once(key, user, fingerprint(request.method, request.url.path, await request.body()))
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    """What makes two requests the same request: method, path and body (JSON compared as
+    data, not as text)."""
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True).encode() if body else b""
     except ValueError:
         canonical = body
-    digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + canonical)
-    return Once(key, user, digest.hexdigest())
+    return hashlib.sha256(f"{method} {path}\n".encode() + canonical).hexdigest()
 
 
 OnceDep = Annotated[Once, Depends(once)]

@@ -1,13 +1,16 @@
-"""The objects a path names, as dependencies: 404 when missing, locked where a change
-must not race another one."""
+"""The objects a path names, as dependencies: 404 when missing, 403 when outside the
+caller's scope under the route's rule (``api.access``), locked where a change must not race
+another one."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path
 
+from api.access import GrantDep
 from api.deps import SessionDep
+from api.inputs import MAX_ID
 from crm.errors import NotFound
 from crm.models import (
     Invoice,
@@ -17,36 +20,60 @@ from crm.models import (
     ProjectTemplate,
     Quote,
     Sale,
+    Task,
     Ticket,
 )
-from crm.repo import invoices, leads, projects, quotes, tickets
+from crm.repo import projects
 
-ObjectId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The object's id")]
-
-
-async def lead_in_path(lead_id: ObjectId, session: SessionDep) -> Lead:
-    return await leads.get_lead(session=session, lead_id=lead_id)
+ObjectId = Annotated[int, Path(ge=1, le=MAX_ID, description="The object's id")]
+T = TypeVar("T", Lead, Quote, Sale, Project, Ticket, Task, Invoice, ProjectTemplate)
 
 
-async def invoice_in_path(invoice_id: ObjectId, session: SessionDep) -> Invoice:
-    return await invoices.get_invoice(session=session, invoice_id=invoice_id)
+async def reach(session: SessionDep, grant: GrantDep, kind: type[T], object_id: int,
+                named: str, *, locked: bool = False) -> T:
+    """The object, if it exists (404) and the grant reaches it (403). ``locked``: until the
+    request's transaction ends, so that two changes of it take turns."""
+    row = await session.get(kind, object_id, with_for_update=locked, populate_existing=locked)
+    if row is None:
+        raise NotFound(named, object_id)
+    await grant.check(session, kind, object_id, f"{named} {object_id}")
+    return row
 
 
-async def quote_in_path(quote_id: ObjectId, session: SessionDep) -> Quote:
-    return await quotes.get_quote(session=session, quote_id=quote_id)
+async def lead_in_path(lead_id: ObjectId, session: SessionDep, grant: GrantDep) -> Lead:
+    return await reach(session, grant, Lead, lead_id, "lead")
 
 
-async def ticket_in_path(ticket_id: ObjectId, session: SessionDep) -> Ticket:
-    return await tickets.get_ticket(session=session, ticket_id=ticket_id)
+async def quote_in_path(quote_id: ObjectId, session: SessionDep, grant: GrantDep) -> Quote:
+    return await reach(session, grant, Quote, quote_id, "quote")
 
 
-async def quote_to_change(quote_id: ObjectId, session: SessionDep) -> Quote:
-    """The quote, locked until the request's transaction ends: two changes of one quote
-    (a double-clicked submit, an edit racing a submit) take turns."""
-    quote = await session.get(Quote, quote_id, with_for_update=True, populate_existing=True)
-    if quote is None:
-        raise NotFound("quote", quote_id)
-    return quote
+async def quote_to_change(quote_id: ObjectId, session: SessionDep, grant: GrantDep) -> Quote:
+    """The quote, locked: two changes of one quote (a double-clicked submit, an edit racing
+    a submit) take turns."""
+    return await reach(session, grant, Quote, quote_id, "quote", locked=True)
+
+
+async def invoice_in_path(invoice_id: ObjectId, session: SessionDep, grant: GrantDep
+                          ) -> Invoice:
+    return await reach(session, grant, Invoice, invoice_id, "invoice")
+
+
+async def ticket_in_path(ticket_id: ObjectId, session: SessionDep, grant: GrantDep) -> Ticket:
+    return await reach(session, grant, Ticket, ticket_id, "ticket")
+
+
+async def task_in_path(task_id: ObjectId, session: SessionDep, grant: GrantDep) -> Task:
+    return await reach(session, grant, Task, task_id, "task")
+
+
+async def sale_in_path(sale_id: ObjectId, session: SessionDep, grant: GrantDep) -> Sale:
+    return await reach(session, grant, Sale, sale_id, "sale")
+
+
+async def project_in_path(project_id: ObjectId, session: SessionDep, grant: GrantDep
+                          ) -> Project:
+    return await reach(session, grant, Project, project_id, "project")
 
 
 LeadDep = Annotated[Lead, Depends(lead_in_path)]
@@ -54,19 +81,8 @@ QuoteDep = Annotated[Quote, Depends(quote_in_path)]
 QuoteToChange = Annotated[Quote, Depends(quote_to_change)]
 InvoiceDep = Annotated[Invoice, Depends(invoice_in_path)]
 TicketDep = Annotated[Ticket, Depends(ticket_in_path)]
-
-
-async def sale_in_path(sale_id: ObjectId, session: SessionDep) -> Sale:
-    sale = await session.get(Sale, sale_id)
-    if sale is None:
-        raise NotFound("sale", sale_id)
-    return sale
-
-
-async def project_in_path(project_id: ObjectId, session: SessionDep) -> Project:
-    return await projects.get_project(session=session, project_id=project_id)
-
-
+TaskDep = Annotated[Task, Depends(task_in_path)]
+SaleDep = Annotated[Sale, Depends(sale_in_path)]
 ProjectDep = Annotated[Project, Depends(project_in_path)]
 
 
@@ -77,10 +93,10 @@ async def milestone_in_path(milestone_id: ObjectId, project: ProjectDep,
                                         milestone_id=milestone_id)
 
 
-async def template_in_path(template_id: ObjectId, session: SessionDep) -> ProjectTemplate:
-    return await projects.get_template(session=session, template_id=template_id)
+async def template_in_path(template_id: ObjectId, session: SessionDep, grant: GrantDep
+                           ) -> ProjectTemplate:
+    return await reach(session, grant, ProjectTemplate, template_id, "project template")
 
 
-SaleDep = Annotated[Sale, Depends(sale_in_path)]
 MilestoneDep = Annotated[Milestone, Depends(milestone_in_path)]
 TemplateDep = Annotated[ProjectTemplate, Depends(template_in_path)]

@@ -12,10 +12,13 @@ workflow's update validator or handler comes back as the CRM error it stands for
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     Client,
@@ -81,9 +84,7 @@ async def submit_quote(
     """Start the submission's approval run and answer with where the submission led."""
     handle = await launch(session, client, settings, start, fresh=fresh)
     return await decide(
-        settings, lambda: handle.start_update(
-            QuoteApproval.submission_outcome, wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-            rpc_timeout=deadline(settings)),
+        settings, handle, QuoteApproval.submission_outcome, update_id=None,
         when_ended=lambda: Conflict(f"{start.workflow_id} has already ended"),
     )
 
@@ -104,18 +105,62 @@ async def signal(
     return True
 
 
+Recorded = Callable[[], Awaitable[str | None]]
+"""The status the CRM has recorded for the process's object, read afresh."""
+
+CATCH_UP_SECONDS = 15.0
+"""How long a decision waits for a process that is behind its own record: a worker that
+died after recording a change (its workflow task times out after 10 s, then the change is
+replayed and recorded again, once)."""
+CATCH_UP_PAUSE = 0.5
+
+
+def recorded_status(session: AsyncSession, model: Any, object_id: int) -> Recorded:
+    """Reads ``model.status`` of the object, outside any transaction held open."""
+    async def read() -> str | None:
+        status: str | None = await session.scalar(
+            select(model.status).where(model.id == object_id))
+        await session.commit()
+        return status
+    return read
+
+
 async def decide(
-    settings: Settings, start_update: Callable[[], Any], *, when_ended: Callable[[], CrmError]
+    settings: Settings, handle: WorkflowHandle[Any, Any], update: Any, *args: Any,
+    update_id: str | None, when_ended: Callable[[], CrmError], recorded: Recorded | None = None,
 ) -> Any:
     """Hand a decision to a process (an update) and answer with its result.
 
-    A refusal by the validator, or by the handler because something else came first, is the
-    matching CRM error; a process that has ended is ``when_ended()``.
+    ``update_id`` names the decision (``Once.update_id``): the same id again gets the first
+    one's outcome instead of deciding twice; None, a fresh one. A refusal by the validator,
+    or by the handler because something else came first, is the matching CRM error; a
+    process that has ended is ``when_ended()``.
+
+    A validator that refuses because of a status the CRM has already left (``recorded``)
+    speaks for a process catching up after a crash: the decision is asked again, for up to
+    ``CATCH_UP_SECONDS``, rather than refused against a status the user no longer sees.
     """
+    give_up = time.monotonic() + CATCH_UP_SECONDS
+    while True:
+        try:
+            return await _decide_once(settings, handle, update, args, update_id, when_ended)
+        except WorkflowUpdateFailedError as error:
+            if recorded and time.monotonic() < give_up and await _behind(error.cause, recorded):
+                await asyncio.sleep(CATCH_UP_PAUSE)
+                continue
+            raise _refusal(error.cause) from error
+
+
+async def _decide_once(
+    settings: Settings, handle: WorkflowHandle[Any, Any], update: Any, args: Any,
+    update_id: str | None, when_ended: Callable[[], CrmError],
+) -> Any:
+    """The update's result; a refusal (by the validator, or by the handler because
+    something else came first) raises ``WorkflowUpdateFailedError``."""
     try:
-        update = await start_update()
-    except WorkflowUpdateFailedError as error:
-        raise _refusal(error.cause) from error
+        started = await handle.start_update(update, args=args, id=update_id,
+                                           wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                                           rpc_timeout=deadline(settings))
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             raise when_ended() from error
@@ -123,15 +168,29 @@ async def decide(
     except RPCTimeoutOrCancelledError as error:
         raise _unavailable(error) from error
     try:
-        return await update.result(rpc_timeout=deadline(settings))
-    except WorkflowUpdateFailedError as error:  # the handler found something came first
-        raise _refusal(error.cause) from error
+        return await started.result(rpc_timeout=deadline(settings))
     except (RPCError, RPCTimeoutOrCancelledError) as error:
         log.warning("decision accepted, not yet recorded", error=type(error).__name__)
         raise ServiceUnavailable(
             "the decision was accepted, but recording it takes longer than usual; it will "
             "be recorded: look at the object again shortly rather than deciding again"
         ) from error
+
+
+async def _behind(cause: BaseException | None, recorded: Recorded) -> bool:
+    """The refusal names a status the CRM has already moved on from."""
+    if not isinstance(cause, ApplicationError) or cause.type != WRONG_STATUS:
+        return False
+    details = cause.details[0] if cause.details else {}
+    said = details.get("status") if isinstance(details, dict) else None
+    if said is None:
+        return False
+    on_record = await recorded()
+    if on_record is None or on_record == said:
+        return False
+    log.info("process behind its record: asking again", process_status=said,
+             recorded_status=on_record)
+    return True
 
 
 def _refusal(cause: BaseException | None) -> CrmError:

@@ -29,7 +29,9 @@ class EmailOut(Out):
     related_id: int | None
     workflow_id: str | None
     status: str
+    """pending, sending, sent, or failed (for good: ``last_error`` says why)."""
     attempts: int
+    last_error: str | None
     created_at: datetime
     sent_at: datetime | None
 

@@ -33,6 +33,18 @@ POSTGRES_SERVER = os.environ.get(
     "CRMFLOW_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
 
+MEASURES = frozenset({"intake", "starts", "deals", "reads", "storm", "approvals"})
+"""``--only`` names; the approvals decide the storm's quotes, so they prepare a storm too."""
+
+
+def _measures(text: str) -> frozenset[str]:
+    names = frozenset(n.strip() for n in text.split(",") if n.strip())
+    if not names or names - MEASURES:
+        raise argparse.ArgumentTypeError(
+            f"choose among {', '.join(sorted(MEASURES))}, not {text!r}")
+    return names
+
+
 def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -57,20 +69,32 @@ async def measure_database(database: str, loads: Loads, args: argparse.Namespace
                              profile_dir=profiles, keep=args.keep) as stack:
         progress(f"[{database}] stack up in {time.perf_counter() - began:.0f} s"
                  + (f" (files in {stack.workdir})" if args.keep else ""))
-        await step(stack, "intake and memory", lambda: intake.measure(stack, loads), outcome)
-        await step(stack, "starts", lambda: starts.measure(stack, loads), outcome)
-        await step(stack, "short process", lambda: deals.measure(stack, loads), outcome)
+        only = args.only
+        if "intake" in only:
+            await step(stack, "intake and memory", lambda: intake.measure(stack, loads),
+                       outcome)
+        if "starts" in only:
+            await step(stack, "starts", lambda: starts.measure(stack, loads), outcome)
+        if "deals" in only:
+            await step(stack, "short process", lambda: deals.measure(stack, loads), outcome)
+        if not {"storm", "approvals"} & only:
+            if "reads" in only:
+                await step(stack, "reads", lambda: reads.measure(stack, loads), outcome)
+            return outcome
         await stack.settle()
         progress(f"[{database}] timer storm: preparing…")
         prepared = await storm.prepare(stack, loads)
-        await step(stack, "reads (while the storm's reminders fall due)",
-                   lambda: reads.measure(stack, loads), outcome)
+        if "reads" in only:
+            await step(stack, "reads (while the storm's reminders fall due)",
+                       lambda: reads.measure(stack, loads), outcome)
         progress(f"[{database}] timer storm: due in "
                  f"{max(0.0, prepared.due_by - time.time()):.0f} s")
         storm_outcome, pending = await prepared.unleash()
-        outcome.add(storm_outcome)
-        await step(stack, "approvals", lambda: approvals.measure(stack, loads, pending),
-                   outcome)
+        if "storm" in only:
+            outcome.add(storm_outcome)
+        if "approvals" in only:
+            await step(stack, "approvals", lambda: approvals.measure(stack, loads, pending),
+                       outcome)
     return outcome
 
 
@@ -119,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
                              "side of each measure (slows crmflow a little)")
     parser.add_argument("--postgres-url", default=POSTGRES_SERVER,
                         help="server for the scratch database (CRMFLOW_TEST_POSTGRES_URL)")
+    parser.add_argument("--only", type=_measures, default=MEASURES,
+                        help="while developing: a comma-separated subset of "
+                             f"{','.join(sorted(MEASURES))} (default: all)")
     parser.add_argument("--keep", action="store_true",
                         help="keep each stack's folder (logs, databases) for a look after")
     args = parser.parse_args(argv)

@@ -47,6 +47,11 @@ class Part:
         main = psutil.Process(self.pid)
         return sum(p.memory_info().rss for p in [main, *main.children(recursive=True)])
 
+    def cpu(self) -> float:
+        """CPU seconds (user + system) of the process and its children so far."""
+        main = psutil.Process(self.pid)
+        return sum(sum(p.cpu_times()[:2]) for p in [main, *main.children(recursive=True)])
+
     def check_alive(self) -> None:
         if self.process.poll() is not None:
             raise StackError(f"{self.name} stopped (exit {self.process.returncode}); "

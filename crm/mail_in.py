@@ -20,6 +20,7 @@ REPLY_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|sv|tr)\s*:\s*)+", re.IGNORECASE)
 QUOTE_HEADER = re.compile(r"^(on .+ wrote:|le .+ a écrit ?:|-+ ?original message ?-+)\s*$",
                           re.IGNORECASE)
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 LONGEST_SUBJECT = 200
 LONGEST_BODY = 20000
 
@@ -61,21 +62,29 @@ def parse_email(raw: bytes) -> InboundEmail:
     except (AttributeError, IndexError, ValueError) as error:
         raise NotAnEmail(f"unreadable From header: {error}") from error
     sender = next((a for a in senders if isinstance(a, Address) and a.addr_spec), None)
-    if sender is None or "@" not in sender.addr_spec:
+    if (sender is None or "@" not in sender.addr_spec
+            or _storable(sender.addr_spec) != sender.addr_spec):
         raise NotAnEmail("the message has no From address")
-    subject = " ".join(str(message["Subject"] or "").split())[:LONGEST_SUBJECT]
-    in_reply_to = MESSAGE_ID.findall(str(message["In-Reply-To"] or ""))
-    references = MESSAGE_ID.findall(str(message["References"] or ""))
+    subject = " ".join(_storable(str(message["Subject"] or "")).split())[:LONGEST_SUBJECT]
+    in_reply_to = MESSAGE_ID.findall(_storable(str(message["In-Reply-To"] or "")))
+    references = MESSAGE_ID.findall(_storable(str(message["References"] or "")))
     answers = list(dict.fromkeys([*in_reply_to, *reversed(references)]))
-    found_id = MESSAGE_ID.findall(str(message["Message-ID"] or ""))
+    found_id = MESSAGE_ID.findall(_storable(str(message["Message-ID"] or "")))
+    text = _storable(_written_text(message))[:LONGEST_BODY]
     return InboundEmail(
         sender=sender.addr_spec.lower(),
-        sender_name=sender.display_name or None,
+        sender_name=_storable(sender.display_name) or None,
         subject=subject,
-        text=_written_text(message)[:LONGEST_BODY] or subject or "(empty message)",
+        text=text or subject or "(empty message)",
         message_id=found_id[0] if found_id else None,
         answers=answers,
     )
+
+
+def _storable(text: str) -> str:
+    """The text as a database can store it: NUL dropped, and the bytes that were not text
+    in their charset (the parser keeps them as lone surrogates) replaced by U+FFFD."""
+    return UNSTORABLE.sub(lambda found: "" if found[0] == "\x00" else "\ufffd", text)
 
 
 def _written_text(message: EmailMessage) -> str:
@@ -84,7 +93,11 @@ def _written_text(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain", "html"))
     if part is None:
         return ""
-    content = part.get_content()
+    try:
+        content = part.get_content()
+    except LookupError:  # a charset Python does not know, such as "unknown-8bit"
+        payload = part.get_payload(decode=True)
+        content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
     if part.get_content_subtype() == "html":
         content = html.unescape(re.sub(r"<[^>]+>", " ", re.sub(
             r"(?is)<(script|style).*?</\1>|<br\s*/?>|</p>", "\n", content)))

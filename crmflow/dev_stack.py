@@ -3,6 +3,12 @@
 The Temporal dev server (with its Web UI, persisting to a SQLite file), the CRM database
 (SQLite, migrated), a local mail sink keeping every message as .eml, the worker and the API.
 Everything lives under the data folder, so a second run resumes where the first stopped.
+
+Ctrl-C stops it within ``STOP_WITHIN`` seconds, whatever is in flight: requests get
+``API_GRACE`` seconds to finish (then they are cancelled), the worker the time left to
+finish its tasks in hand (an activity cut short runs again on the next start, once per
+purpose as ever), and the Temporal server what remains before it is killed (its SQLite file
+survives a kill). A second Ctrl-C stops everything at once.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import signal
 import socket
@@ -37,6 +44,13 @@ from workflows import search_attributes
 from workflows.roles import Role
 
 log = structlog.get_logger(__name__)
+
+STOP_WITHIN = 8.0
+"""Seconds from Ctrl-C until everything has stopped (the promise is 10; this leaves room)."""
+API_GRACE = 3
+"""Seconds the requests in flight get to finish after Ctrl-C before they are cancelled."""
+TEMPORAL_SHARE = 3.0
+"""Seconds of ``STOP_WITHIN`` kept for the Temporal server to stop before it is killed."""
 
 DEMO_USERS = [
     ("Ada Admin", "admin@crmflow.localhost", Role.ADMIN, None),
@@ -137,13 +151,22 @@ class TemporalDevServer:
                                      f"{timeout:.0f} s") from None
                 await asyncio.sleep(0.3)
 
-    def stop(self) -> None:
+    async def stop(self, timeout: float = 30) -> None:
+        """Ask the server to stop; kill it if it has not within ``timeout`` seconds."""
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.process.poll() is None:  # waiting without blocking: Ctrl-C still heard
+            if asyncio.get_running_loop().time() > deadline:
+                log.warning("the Temporal dev server did not stop in time: killed",
+                            timeout_seconds=timeout)
+                self.kill()
+                return
+            await asyncio.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
 
@@ -201,11 +224,39 @@ def banner(settings: Settings, users: list[tuple[str, str, str, str]], mail: str
     return "\n".join(lines)
 
 
+class CtrlC:
+    """The first Ctrl-C (or SIGTERM) asks the stack to stop; a second one forces it."""
+
+    def __init__(self, temporal: TemporalDevServer) -> None:
+        self.temporal = temporal
+        self.asked = asyncio.Event()
+
+    def __call__(self) -> None:
+        if not self.asked.is_set():
+            self.asked.set()
+            return
+        print("crmflow: stopping at once", flush=True)
+        self.temporal.kill()
+        _exit(130)
+
+
+def _exit(code: int) -> None:
+    """Leave now, without waiting for what is still running (the worker's activities in
+    hand run again on the next start)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 async def run_dev_stack(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     temporal = TemporalDevServer(settings)
     temporal.start()
     mail_controller = sink = None
+    loop = asyncio.get_running_loop()
+    deadline: float | None = None
+    """Set by Ctrl-C: when everything must have stopped."""
+    stopped_in_time = True
     try:
         await temporal.wait_until_ready()
         await upgrade_to_head(settings.database_url)
@@ -232,14 +283,14 @@ async def run_dev_stack(settings: Settings) -> None:
         server = _QuietServer(uvicorn.Config(
             create_app(settings, temporal=client), host=settings.api_host,
             port=settings.api_port, log_config=None, access_log=False,
+            timeout_graceful_shutdown=API_GRACE,
         ))
         if settings.api_metrics_port is not None:
             serve_metrics(settings.api_metrics_port)
 
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
+        ctrl_c = CtrlC(temporal)
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, ctrl_c)
         worker_task = asyncio.create_task(worker.run())
         server_task = asyncio.create_task(server.serve())
         while not server.started:
@@ -248,15 +299,24 @@ async def run_dev_stack(settings: Settings) -> None:
             await asyncio.sleep(0.05)
         print(banner(settings, users, mail), flush=True)
         print("crmflow ready", flush=True)
-        await stop.wait()
-        print("stopping crmflow…", flush=True)
-        server.should_exit = True
-        await server_task
-        await worker.shutdown()
-        await worker_task
-        await engine.dispose()
+        await ctrl_c.asked.wait()
+        deadline = loop.time() + STOP_WITHIN
+        print("stopping crmflow… (Ctrl-C again to stop at once)", flush=True)
+        server.should_exit = True  # in-flight requests get API_GRACE seconds
+        stopping = {server_task, asyncio.ensure_future(worker.shutdown())}
+        _, late = await asyncio.wait(stopping, timeout=deadline - TEMPORAL_SHARE - loop.time())
+        stopped_in_time = not late
+        if stopped_in_time:
+            await worker_task
+            await engine.dispose()
+        else:
+            log.warning("the worker did not finish its tasks in hand in time: they run again "
+                        "on the next start", late=len(late))
     finally:
         if mail_controller is not None:
             mail_controller.stop()
-        temporal.stop()
+        await temporal.stop(
+            timeout=30 if deadline is None else max(TEMPORAL_SHARE, deadline - loop.time()))
         print("crmflow stopped", flush=True)
+    if not stopped_in_time:
+        _exit(0)

@@ -55,3 +55,10 @@ def test_a_bad_support_table_is_refused(text: str, message: str) -> None:
     with pytest.raises(PolicyError) as refused:
         parse_policies(text, "policies.toml")
     assert message in str(refused.value)
+
+
+def test_an_empty_holiday_country_means_no_public_holidays() -> None:
+    text = '[support.calendar]\nholiday_country = ""\nextra_days = [2026-12-24]\n'
+    support = parse_policies(text).support
+    assert support.calendar.holiday_country is None
+    assert calendar_for(support.calendar, date(2026, 12, 1)).holidays == [date(2026, 12, 24)]

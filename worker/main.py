@@ -23,6 +23,7 @@ from crm.policies import PolicyStore
 from crm.settings import Settings
 from crm.temporal import connect
 from worker.interceptors import ActivityContext
+from worker.sandbox import workflow_runner
 from workflows.registry import WORKFLOWS
 
 log = structlog.get_logger(__name__)
@@ -74,6 +75,7 @@ def build_worker(
         workflows=list(WORKFLOWS),
         activities=activities(client, settings, sessions, SmtpMailer(settings)),
         interceptors=[ActivityContext()],
+        workflow_runner=workflow_runner(),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         max_heartbeat_throttle_interval=HEARTBEAT_FLUSH,
     )

@@ -39,6 +39,9 @@ class EmailToSend:
 @dataclass
 class EmailOutcome:
     status: Literal["sent", "already_sent", "refused"]
+    """``refused``: no retry can deliver it (the server refused it for good, or it cannot be
+    built); its outbox row is ``failed``, its owner has a task, and the process goes on.
+    (The word stays ``refused`` here: recorded histories carry it.)"""
     message_id: str
     detail: str | None = None
 

@@ -136,7 +136,8 @@ class InvoiceDunning:
             if workflow.info().is_continue_as_new_suggested():
                 await self._continue_as_new()
             await self._raise_dispute()
-            await self._follow_the_ladder()
+            if not self.lifecycle.final:  # resolved while its ticket was being opened
+                await self._follow_the_ladder()
         await self._close()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return DunningResult(self.lifecycle.status, self._owed)
@@ -290,7 +291,7 @@ class InvoiceDunning:
                                      f"{self._money(earlier.amount)}: one reference, one payment")
             return None
         if self.lifecycle.final:
-            refuse(WRONG_STATUS, self.lifecycle.why_not("take a payment"))
+            self.lifecycle.refuse("take a payment")
         amount, owed = payment.amount, self._owed
         if amount <= 0 or amount != cents(amount):
             refuse(WRONG_STATUS, f"a payment is an amount in cents above zero, not {amount}")
@@ -333,8 +334,8 @@ class InvoiceDunning:
 
     def _dispute_change(self, dispute: DisputeRaised) -> Change:
         if self.lifecycle.status not in ("open", "overdue", "promised"):
-            refuse(WRONG_STATUS, self.lifecycle.why_not(
-                "be disputed", "only an open, overdue or promised invoice can"))
+            self.lifecycle.refuse(
+                "be disputed", "only an open, overdue or promised invoice can")
         if not dispute.reason.strip():
             refuse(MISSING_INFORMATION, "a dispute needs its reason", missing=["reason"])
         return Change("disputed", f"disputed: {dispute.reason}",
@@ -397,8 +398,8 @@ class InvoiceDunning:
     def _resolution_change(self, resolution: DisputeResolution) -> Change:
         dispute = self.state.dispute
         if self.lifecycle.status != "disputed" or dispute is None:
-            refuse(WRONG_STATUS, self.lifecycle.why_not(
-                "have a dispute resolved", "only a disputed invoice can"))
+            self.lifecycle.refuse(
+                "have a dispute resolved", "only a disputed invoice can")
         if resolution.ticket_id and dispute.ticket_id and resolution.ticket_id != dispute.ticket_id:
             refuse(WRONG_STATUS, f"ticket {resolution.ticket_id} is not about the open dispute "
                                  f"of invoice {self.invoice.invoice_id}")
@@ -432,8 +433,8 @@ class InvoiceDunning:
 
     def _promise_change(self, promise: PromiseToPay) -> Change:
         if self.lifecycle.status not in ("open", "overdue", "promised"):
-            refuse(WRONG_STATUS, self.lifecycle.why_not(
-                "take a promise to pay", "only an open, overdue or promised invoice can"))
+            self.lifecycle.refuse(
+                "take a promise to pay", "only an open, overdue or promised invoice can")
         today = workflow.now().date()
         if promise.pay_by < today:
             refuse(WRONG_STATUS, f"a promise to pay by {promise.pay_by} is in the past "
@@ -474,7 +475,7 @@ class InvoiceDunning:
 
     def _write_off_change(self, write_off: WriteOff) -> Change:
         if self.lifecycle.final:
-            refuse(WRONG_STATUS, self.lifecycle.why_not("be written off"))
+            self.lifecycle.refuse("be written off")
         if not write_off.reason.strip():
             refuse(MISSING_INFORMATION, "a write-off needs its reason", missing=["reason"])
         return Change("written_off", f"written off: {write_off.reason} "

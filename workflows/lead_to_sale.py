@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from dataclasses import dataclass, field
-from datetime import timedelta
-from decimal import Decimal
-from typing import Literal
 
 from temporalio import workflow
 
@@ -23,9 +19,18 @@ from workflows.contracts import (
     StartOptions,
     TaskToCreate,
 )
+from workflows.lead_types import (
+    ContentDownload,
+    LeadNurturingPolicy,  # noqa: F401 (re-exported: defined here before)
+    LeadResult,
+    LeadState,
+    LeadToSaleInput,
+    MarketingResponse,
+    Qualification,
+)
 from workflows.lifecycle import GUARDED_STATUS_CHANGES, Lifecycle
 from workflows.messages import QUOTE_OUTCOMES, QUOTE_PROGRESS, QuoteProgress
-from workflows.refusals import MISSING_INFORMATION, NOT_ALLOWED, WRONG_STATUS, refuse
+from workflows.refusals import MISSING_INFORMATION, NOT_ALLOWED, refuse
 from workflows.roles import Role
 from workflows.search_attributes import CRM_AMOUNT, CRM_CUSTOMER_ID, CRM_OWNER
 
@@ -44,78 +49,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 """A lead's statuses and where each may go; disqualified, dormant and won are final."""
 MAY_QUALIFY = (Role.SALES_REP, Role.SALES_MANAGER, Role.ADMIN)
-
-
-@dataclass
-class LeadNurturingPolicy:
-    step_delay: timedelta = timedelta(days=3)
-    """Between two nurturing emails."""
-    content_wait: timedelta = timedelta(days=7)
-    """How long to wait for the white paper download before sending another case study."""
-    max_loops: int = 2
-    """How many extra case studies at most before giving up on the download."""
-    call_task_due: timedelta = timedelta(days=1)
-    lead_ttl: timedelta = timedelta(days=90)
-    """A lead without any activity for this long becomes dormant and its process ends."""
-    rep_assignment: Literal["round_robin", "least_loaded"] = "round_robin"
-
-
-@dataclass
-class LeadState:
-    status: str = "new"
-    owner_id: int | None = None
-    waiting_for: str = ""
-    emails_sent: list[str] = field(default_factory=list)
-    downloaded: list[str] = field(default_factory=list)
-    extra_case_studies: int = 0
-    unsubscribed: bool = False
-    demo_requested: bool = False
-    call_task_id: int | None = None
-    open_quotes: list[int] = field(default_factory=list)
-    won_quote_id: int | None = None
-    follow_ups: int = 0
-    """Follow-up tasks made so far: their purposes are numbered across runs."""
-    status_reason: str = ""
-
-
-@dataclass
-class LeadToSaleInput:
-    lead_id: int
-    name: str
-    email: str
-    team_id: int | None = None
-    owner_id: int | None = None
-    policy: LeadNurturingPolicy = field(default_factory=LeadNurturingPolicy)
-    carried: LeadState | None = None
-    """The state of the previous run, when the process continued as new."""
-    company: str | None = None
-    source: str = "newsletter"
-
-
-@dataclass
-class LeadResult:
-    status: str
-    won_quote_id: int | None = None
-
-
-@dataclass
-class ContentDownload:
-    content: str
-
-
-@dataclass
-class MarketingResponse:
-    content: str | None = None
-
-
-@dataclass
-class Qualification:
-    qualified: bool
-    by_user_id: int
-    by_role: str
-    reason: str | None = None
-    need: str | None = None
-    budget: Decimal | None = None
 
 
 def start_options(lead: LeadToSaleInput) -> StartOptions:
@@ -339,13 +272,13 @@ class LeadToSale:
             async with self.lifecycle.change("disqualified", decision.reason or "",
                                              by_user_id=decision.by_user_id) as moving:
                 if not moving:
-                    refuse(WRONG_STATUS, self.lifecycle.why_not("be disqualified"))
+                    self.lifecycle.refuse("be disqualified")
             return self._snapshot()
         assert decision.need is not None and decision.budget is not None
         async with self.lifecycle.change("qualified", decision.reason or "qualified",
                                          by_user_id=decision.by_user_id) as moving:
             if not moving:
-                refuse(WRONG_STATUS, self.lifecycle.why_not("be qualified"))
+                self.lifecycle.refuse("be qualified")
             opportunity: OpenedOpportunity = await workflow.execute_local_activity(
                 OPEN_OPPORTUNITY,
                 OpportunityToOpen(self.lead.lead_id, self.state.owner_id or decision.by_user_id,
@@ -376,8 +309,8 @@ class LeadToSale:
             refuse(NOT_ALLOWED, "this lead belongs to another sales rep")
         target = "qualified" if decision.qualified else "disqualified"
         if not self.lifecycle.allows(target):
-            refuse(WRONG_STATUS, self.lifecycle.why_not(
-                "be qualified" if decision.qualified else "be disqualified"))
+            self.lifecycle.refuse(
+                "be qualified" if decision.qualified else "be disqualified")
         if decision.qualified:
             missing = [name for name in ("need", "budget") if getattr(decision, name) is None]
             if missing:

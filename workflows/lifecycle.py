@@ -9,7 +9,7 @@ and only then shows it on the workflow (``CrmStatus``, current details).
 
     async with self.lifecycle.change("qualified", "budget confirmed", by_user_id=7) as moving:
         if not moving:
-            refuse(WRONG_STATUS, self.lifecycle.why_not("qualified"))
+            self.lifecycle.refuse("qualified")
         await open_the_opportunity()       # part of the change, under the same lock
 
 A change whose block raises is undone in memory and not recorded. ``move()`` is the
@@ -24,10 +24,12 @@ from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NoReturn
 
 from temporalio import workflow
 
 from workflows import steps
+from workflows.refusals import WRONG_STATUS, refuse
 
 GUARDED_STATUS_CHANGES = "guarded-status-changes"
 """Patch id: processes started before 2026-11-24 wrote a status before taking it in memory,
@@ -89,6 +91,10 @@ class Lifecycle:
         rule = f": {rule}" if rule else ""
         return (f"{self.object_type} {self.object_id} is {self.status}{why}, "
                 f"so it cannot {doing}{rule}")
+
+    def refuse(self, doing: str, rule: str = "") -> NoReturn:
+        """Refuse (WrongStatus) because of the status, saying what came first."""
+        refuse(WRONG_STATUS, self.why_not(doing, rule), status=self.status)
 
     @asynccontextmanager
     async def change(

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from decimal import Decimal
-from typing import Literal
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -27,7 +24,17 @@ from workflows.contracts import (
 )
 from workflows.lifecycle import GUARDED_STATUS_CHANGES, Lifecycle, StatusChange
 from workflows.messages import QUOTE_PROGRESS, QuoteProgress, lead_process_id
-from workflows.refusals import MISSING_INFORMATION, NOT_ALLOWED, WRONG_STATUS, refuse
+from workflows.quote_types import (
+    CustomerResponse,
+    ManagerDecision,
+    QuoteApprovalInput,
+    QuoteApprovalPolicy,  # noqa: F401 (re-exported: defined here before)
+    QuotedLine,  # noqa: F401 (re-exported: defined here before)
+    QuoteResult,
+    QuoteSending,
+    QuoteState,
+)
+from workflows.refusals import MISSING_INFORMATION, NOT_ALLOWED, refuse
 from workflows.roles import Role
 
 TELL_AUTHOR_THE_OUTCOME = "tell-author-the-outcome"
@@ -44,87 +51,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 """A submission's statuses and where each may go; rejected, won, lost, expired are final."""
 MAY_SEND = (Role.SALES_REP, Role.SALES_MANAGER, Role.ADMIN)
-
-
-@dataclass
-class QuoteApprovalPolicy:
-    discount_threshold_pct: Decimal = Decimal("20")
-    """A discount up to this is validated at once; above it a manager must approve."""
-    approval_timeout: timedelta = timedelta(days=5)
-    on_timeout: Literal["validate", "escalate", "reject"] = "validate"
-    """What a quote still pending after ``approval_timeout`` becomes."""
-    reminder_every: timedelta = timedelta(days=1)
-    quote_validity: timedelta = timedelta(days=30)
-    """How long a validated quote may wait to be sent, and a sent one for the answer."""
-
-
-@dataclass
-class QuotedLine:
-    description: str
-    quantity: Decimal
-    unit_price: Decimal
-
-
-@dataclass
-class QuoteApprovalInput:
-    quote_id: int
-    lead_id: int
-    submission: int
-    """The how-many-th submission of this quote: a rejected quote may be resubmitted."""
-    author: Person
-    team_id: int | None
-    customer: str
-    customer_id: int | None
-    contact_name: str
-    contact_email: str
-    currency: str
-    lines: list[QuotedLine]
-    discount_pct: Decimal
-    total: Decimal
-    policy: QuoteApprovalPolicy = field(default_factory=QuoteApprovalPolicy)
-
-
-@dataclass
-class ManagerDecision:
-    approve: bool
-    by_user_id: int
-    by_role: str
-    by_team_id: int | None = None
-    comment: str | None = None
-
-
-@dataclass
-class QuoteSending:
-    by_user_id: int
-    by_role: str
-
-
-@dataclass
-class CustomerResponse:
-    accepted: bool
-    by_user_id: int | None = None
-    note: str | None = None
-
-
-@dataclass
-class QuoteState:
-    status: str = "submitted"
-    submission: int = 1
-    waiting_for: str = ""
-    approvers: list[int] = field(default_factory=list)
-    reminders_sent: int = 0
-    decision_due: datetime | None = None
-    """When the timeout rule applies, while the quote waits for a decision."""
-    decided_by: int | None = None
-    decision_comment: str | None = None
-    valid_until: datetime | None = None
-    sale_id: int | None = None
-
-
-@dataclass
-class QuoteResult:
-    status: str
-    sale_id: int | None = None
 
 
 def start_options(quote: QuoteApprovalInput) -> StartOptions:
@@ -288,7 +214,7 @@ class QuoteApproval:
         reason = decision.comment or ("approved" if decision.approve else "rejected")
         async with self.lifecycle.change(target, reason, by_user_id=decision.by_user_id) as moving:
             if not moving:
-                refuse(WRONG_STATUS, self.lifecycle.why_not("be approved or rejected"))
+                self.lifecycle.refuse("be approved or rejected")
             self._decision = self.lifecycle.last
             self.state.decided_by = decision.by_user_id
             self.state.decision_comment = decision.comment
@@ -306,8 +232,8 @@ class QuoteApproval:
         elif decision.by_role != Role.ADMIN:
             refuse(NOT_ALLOWED, "only a sales manager or an admin decides on a quote")
         if self.lifecycle.status not in AWAITING_DECISION:
-            refuse(WRONG_STATUS, self.lifecycle.why_not(
-                "be approved or rejected", "only a quote pending approval can"))
+            self.lifecycle.refuse(
+                "be approved or rejected", "only a quote pending approval can")
         if not decision.approve and not decision.comment:
             refuse(MISSING_INFORMATION, "a rejection needs a comment", missing=["comment"])
 
@@ -363,7 +289,7 @@ class QuoteApproval:
                                          by_user_id=sending.by_user_id,
                                          holds_until=valid_until) as moving:
             if not moving:
-                refuse(WRONG_STATUS, self.lifecycle.why_not("be sent"))
+                self.lifecycle.refuse("be sent")
             self.state.valid_until = valid_until
         return self._snapshot()
 
@@ -374,8 +300,8 @@ class QuoteApproval:
         if self._legacy:
             return self._legacy._may_send(sending)
         if not self.lifecycle.allows("sent"):
-            refuse(WRONG_STATUS, self.lifecycle.why_not(
-                "be sent", "only a validated quote can be sent"))
+            self.lifecycle.refuse(
+                "be sent", "only a validated quote can be sent")
 
     @workflow.update
     async def customer_answered(self, response: CustomerResponse) -> QuoteState:
@@ -388,7 +314,7 @@ class QuoteApproval:
         async with self.lifecycle.change(target, reason,
                                          by_user_id=response.by_user_id) as moving:
             if not moving:
-                refuse(WRONG_STATUS, self.lifecycle.why_not("be answered"))
+                self.lifecycle.refuse("be answered")
             if response.accepted:
                 sale: CreatedSale = await workflow.execute_local_activity(
                     CREATE_SALE,
@@ -406,8 +332,8 @@ class QuoteApproval:
         if self._legacy:
             return self._legacy._may_answer(response)
         if not self.lifecycle.allows("won"):
-            refuse(WRONG_STATUS, self.lifecycle.why_not(
-                "be answered", "only a sent quote waits for the customer's answer"))
+            self.lifecycle.refuse(
+                "be answered", "only a sent quote waits for the customer's answer")
 
     async def _start_project(self) -> None:
         """The sale becomes a project: its process starts, once per sale however retried. A

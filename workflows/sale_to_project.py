@@ -275,8 +275,8 @@ class SaleToProject:
                                 f"milestone_{milestone.milestone_id}",
                                 by_user_id=completion.by_user_id) as moving:
             if not moving:
-                refuse(WRONG_STATUS, self.lifecycle.why_not(
-                    f"have milestone {milestone.name} completed"))
+                self.lifecycle.refuse(
+                    f"have milestone {milestone.name} completed")
             self._refuse_if_done(milestone, progress)
             progress.completed_at = workflow.now()
             progress.completed_by = completion.by_user_id
@@ -307,8 +307,8 @@ class SaleToProject:
                                 f"the milestone's owner ({milestone.owner.name}) completes "
                                 f"milestone {milestone.name}")
         if self.lifecycle.status != "active":
-            refuse(WRONG_STATUS, self.lifecycle.why_not(
-                f"have milestone {milestone.name} completed", "only an active project can"))
+            self.lifecycle.refuse(
+                f"have milestone {milestone.name} completed", "only an active project can")
         self._refuse_if_done(milestone, progress)
 
     @workflow.update
@@ -318,7 +318,7 @@ class SaleToProject:
         async with self._change("cancelled", cancellation.reason, "cancel",
                                 by_user_id=cancellation.by_user_id) as moving:
             if not moving:
-                refuse(WRONG_STATUS, self.lifecycle.why_not("be cancelled"))
+                self.lifecycle.refuse("be cancelled")
             await self._record_end()
         self._events += 1
         return self._snapshot()
@@ -329,8 +329,8 @@ class SaleToProject:
             refuse(NOT_ALLOWED, f"only the project manager ({self.project.manager.name}) or an "
                                 f"admin cancels project {self.project.project_id}")
         if self.lifecycle.status not in UNDER_WAY:
-            refuse(WRONG_STATUS, self.lifecycle.why_not(
-                "be cancelled", "only a project whose work is under way can"))
+            self.lifecycle.refuse(
+                "be cancelled", "only a project whose work is under way can")
         if not cancellation.reason.strip():
             refuse(MISSING_INFORMATION, "a cancellation needs its reason", missing=["reason"])
 

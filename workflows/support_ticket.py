@@ -16,7 +16,7 @@ from workflows import steps
 from workflows.contracts import FIND_PEOPLE, PeopleToFind, Person, StartOptions, TaskToCreate
 from workflows.lifecycle import Lifecycle
 from workflows.messages import DISPUTE_RESOLVED, DisputeResolution, invoice_process_id
-from workflows.refusals import MISSING_INFORMATION, NOT_ALLOWED, WRONG_STATUS, refuse
+from workflows.refusals import MISSING_INFORMATION, NOT_ALLOWED, refuse
 from workflows.roles import Role
 from workflows.search_attributes import CRM_OWNER
 from workflows.support_types import (
@@ -298,7 +298,7 @@ class SupportTicket:
                 async with self.lifecycle.lock:
                     if self.lifecycle.status == before:
                         if self.lifecycle.final:
-                            refuse(WRONG_STATUS, self.lifecycle.why_not("take a message"))
+                            self.lifecycle.refuse("take a message")
                         await self._record_customer(message)
                         return self._view()
                 continue
@@ -320,7 +320,7 @@ class SupportTicket:
             refuse(NOT_ALLOWED, "only the customer's channels and support staff post "
                                 "customer messages")
         if self.lifecycle.final:
-            refuse(WRONG_STATUS, self.lifecycle.why_not("take a message"))
+            self.lifecycle.refuse("take a message")
 
     @workflow.update
     async def reply(self, reply: AgentReply) -> TicketView:
@@ -337,7 +337,7 @@ class SupportTicket:
                 return self._view()
         async with self.lifecycle.lock:
             if self.lifecycle.status not in WORKED_ON:
-                refuse(WRONG_STATUS, self.lifecycle.why_not("be answered"))
+                self.lifecycle.refuse("be answered")
             self._only_its_agent(reply.by.user_id, reply.by_role, "answer")
             await self._answer(reply.body, reply.by)
         return self._view()
@@ -346,8 +346,8 @@ class SupportTicket:
     def _may_reply(self, reply: AgentReply) -> None:
         self._only_its_agent(reply.by.user_id, reply.by_role, "answer")
         if self.lifecycle.status not in WORKED_ON:
-            refuse(WRONG_STATUS, self.lifecycle.why_not(
-                "be answered", "reopen it first"))
+            self.lifecycle.refuse(
+                "be answered", "reopen it first")
 
     @workflow.update
     async def request_info(self, request: InfoRequest) -> TicketView:
@@ -356,7 +356,7 @@ class SupportTicket:
         async with self._change("waiting_on_customer", f"asked the customer for {request.what}",
                                 by_user_id=request.by.user_id) as moving:
             if not moving:
-                refuse(WRONG_STATUS, self.lifecycle.why_not("wait on the customer"))
+                self.lifecycle.refuse("wait on the customer")
             self.state.info_requests += 1
             self.state.check = request.check
             await self._answer(request.what, request.by, info_request=True)
@@ -366,8 +366,8 @@ class SupportTicket:
     def _may_request_info(self, request: InfoRequest) -> None:
         self._only_its_agent(request.by.user_id, request.by_role, "ask the customer")
         if not self.lifecycle.allows("waiting_on_customer"):
-            refuse(WRONG_STATUS, self.lifecycle.why_not(
-                "wait on the customer", "only an open ticket can"))
+            self.lifecycle.refuse(
+                "wait on the customer", "only an open ticket can")
 
     @workflow.update
     async def assign(self, assignment: Assignment) -> TicketView:
@@ -382,7 +382,7 @@ class SupportTicket:
                 return self._view()
         async with self.lifecycle.lock:
             if self.lifecycle.status not in WORKED_ON:
-                refuse(WRONG_STATUS, self.lifecycle.why_not("be assigned"))
+                self.lifecycle.refuse("be assigned")
             self._assign(agent)
             await self._save()
         return self._view()
@@ -392,7 +392,7 @@ class SupportTicket:
         if assignment.by_role not in LEADS:
             refuse(NOT_ALLOWED, "only support leads and admins assign tickets")
         if self.lifecycle.status not in WORKED_ON:
-            refuse(WRONG_STATUS, self.lifecycle.why_not("be assigned"))
+            self.lifecycle.refuse("be assigned")
 
     @workflow.update
     async def resolve(self, resolution: Resolution) -> TicketView:
@@ -401,7 +401,7 @@ class SupportTicket:
         async with self._change("resolved", resolution.resolution,
                                 by_user_id=resolution.by_user_id) as moving:
             if not moving:
-                refuse(WRONG_STATUS, self.lifecycle.why_not("be resolved"))
+                self.lifecycle.refuse("be resolved")
             self.state.resolution = resolution.resolution
             self.state.upheld = resolution.upheld
             self.state.resolved_by = resolution.by_user_id
@@ -415,7 +415,7 @@ class SupportTicket:
     def _may_resolve(self, resolution: Resolution) -> None:
         self._only_its_agent(resolution.by_user_id, resolution.by_role, "resolve")
         if not self.lifecycle.allows("resolved"):
-            refuse(WRONG_STATUS, self.lifecycle.why_not("be resolved"))
+            self.lifecycle.refuse("be resolved")
         if self.state.open_tasks:
             refuse(MISSING_INFORMATION, "the ticket's back-office tasks must be done first",
                    missing=[f"task {task}" for task in self.state.open_tasks])
@@ -431,7 +431,7 @@ class SupportTicket:
         async with self._change("open", f"reopened: {reopening.reason}",
                                 by_user_id=reopening.by_user_id) as moving:
             if not moving:
-                refuse(WRONG_STATUS, self.lifecycle.why_not("be reopened"))
+                self.lifecycle.refuse("be reopened")
             self.state.reopenings += 1
         return self._view()
 
@@ -440,8 +440,8 @@ class SupportTicket:
         if reopening.by_role not in FOR_THE_CUSTOMER:
             refuse(NOT_ALLOWED, "only the customer's channels and support staff reopen tickets")
         if self.lifecycle.status != "resolved":
-            refuse(WRONG_STATUS, self.lifecycle.why_not(
-                "be reopened", "only a resolved ticket can, within its reopen window"))
+            self.lifecycle.refuse(
+                "be reopened", "only a resolved ticket can, within its reopen window")
 
     @workflow.update
     async def rate(self, rating: Rating) -> TicketView:
@@ -450,7 +450,7 @@ class SupportTicket:
         async with self._change("closed", f"rated {rating.score}/5 by the customer",
                                 by_user_id=rating.by_user_id) as moving:
             if not moving:
-                refuse(WRONG_STATUS, self.lifecycle.why_not("be rated"))
+                self.lifecycle.refuse("be rated")
             self.state.rating, self.state.rating_comment = rating.score, rating.comment
         return self._view()
 
@@ -461,8 +461,8 @@ class SupportTicket:
         if not 1 <= rating.score <= 5:
             refuse(MISSING_INFORMATION, "a rating is a score from 1 to 5", missing=["score"])
         if self.lifecycle.status != "resolved":
-            refuse(WRONG_STATUS, self.lifecycle.why_not(
-                "be rated", "only a resolved ticket can, within its reopen window"))
+            self.lifecycle.refuse(
+                "be rated", "only a resolved ticket can, within its reopen window")
 
     @workflow.signal(name=TASK_COMPLETED)
     def task_completed(self, done: TaskCompleted) -> None:

@@ -36,9 +36,12 @@ class SupportCalendar:
     closes: time = time(17)
     time_zone: str = "Europe/Paris"
     holiday_country: str | None = "FR"
+    """None, or "" in the policy file: no public holidays."""
     extra_days: list[date] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if self.holiday_country == "":
+            self.holiday_country = None
         if not self.days:
             raise ValueError("the calendar needs at least one working day")
         if self.opens >= self.closes:

@@ -9,14 +9,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.console import actions, pages
+from api.console import actions, invoices, lists, pages, tickets, work
 from api.console.backend import Refused
 from api.console.views import render
 
 
 def install(app: FastAPI) -> None:
-    app.include_router(pages.router)
-    app.include_router(actions.router)
+    for module in (work, lists, pages, invoices, tickets, actions):
+        app.include_router(module.router)
     app.mount("/console/static", StaticFiles(directory=Path(__file__).parent / "static"),
               name="console-static")
 

@@ -1,4 +1,5 @@
-"""What people do in the console: sign in and out, decide, submit, send, complete a task.
+"""What people do in the console: sign in and out, decide, submit, send, complete a task or
+a milestone, cancel a project (invoices and tickets: invoices.py, tickets.py).
 
 Every form posts its CSRF token; the action goes through the API as the signed-in user, so a
 refusal is the API's own, shown on the page in its words."""
@@ -10,17 +11,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.console import session as sessions
 from api.console.backend import Refused, form
+from api.console.forms import Fields, act, csrf_ok, refused_csrf, text
 from api.console.pages import PageDep, approvals, project_page, quote_page
 from api.console.views import Said, render
+from api.console.work import my_work_page
 from api.deps import get_state
 from api.lookups import ObjectId
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-
-
-def _refused_csrf() -> HTMLResponse:
-    return HTMLResponse("<p>This form is stale or was not sent by the console: reload the "
-                        "page and try again.</p>", status_code=403)
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
@@ -37,7 +35,7 @@ async def sign_in(request: Request) -> Response:
     fields = await form(request)
     expected = request.cookies.get(sessions.SIGN_IN_CSRF, "")
     if not expected or fields.get("csrf") != expected:
-        return _refused_csrf()
+        return refused_csrf()
     state = get_state(request)
     response = RedirectResponse("/console", status_code=303)
     user = await sessions.open_session(state.sessions, state.settings,
@@ -52,29 +50,23 @@ async def sign_in(request: Request) -> Response:
 
 @router.post("/sign-out")
 async def sign_out(request: Request, page: PageDep) -> Response:
-    if not _csrf_ok(page, await form(request)):
-        return _refused_csrf()
+    if not csrf_ok(page, await form(request)):
+        return refused_csrf()
     response = RedirectResponse("/console/sign-in", status_code=303)
     await sessions.close_session(get_state(request).sessions, page.session, response)
     return response
-
-
-def _csrf_ok(page: PageDep, fields: dict[str, str]) -> bool:
-    return sessions.valid_csrf(get_state(page.request).settings, page.session,
-                               fields.get("csrf", ""))
 
 
 @router.post("/quotes/{quote_id}/decision")
 async def decide(request: Request, page: PageDep, quote_id: ObjectId) -> Response:
     """Approve or reject from the inbox (or the quote's page): the API's decision endpoint."""
     fields = await form(request)
-    if not _csrf_ok(page, fields):
-        return _refused_csrf()
+    if not csrf_ok(page, fields):
+        return refused_csrf()
     approve = fields.get("decision") == "approve"
-    comment = fields.get("comment", "").strip() or None
     try:
         await page.backend.post(f"/quotes/{quote_id}/decision",
-                                {"approve": approve, "comment": comment})
+                                {"approve": approve, "comment": text(fields, "comment")})
     except Refused as refusal:
         said = Said("refused", f"Quote {quote_id}: {refusal.detail}")
         if fields.get("from") == "approvals":
@@ -84,13 +76,11 @@ async def decide(request: Request, page: PageDep, quote_id: ObjectId) -> Respons
 
 
 async def _quote_action(request: Request, page: PageDep, quote_id: int, action: str) -> Response:
-    if not _csrf_ok(page, await form(request)):
-        return _refused_csrf()
-    try:
-        await page.backend.post(f"/quotes/{quote_id}/{action}")
-    except Refused as refusal:
-        return await quote_page(page, quote_id, Said("refused", refusal.detail), refusal.status)
-    return RedirectResponse(f"/console/quotes/{quote_id}", status_code=303)
+    async def again(said: Said, status: int, _: Fields) -> Response:
+        return await quote_page(page, quote_id, said, status)
+
+    return await act(request, page, f"/quotes/{quote_id}/{action}", lambda _: {},
+                     f"/console/quotes/{quote_id}", again)
 
 
 @router.post("/quotes/{quote_id}/submit")
@@ -106,16 +96,13 @@ async def send(request: Request, page: PageDep, quote_id: ObjectId) -> Response:
 async def _project_action(request: Request, page: PageDep, project_id: int, action: str,
                           *sent: str) -> Response:
     """Post the action to the API with the form's ``sent`` fields."""
-    fields = await form(request)
-    if not _csrf_ok(page, fields):
-        return _refused_csrf()
-    try:
-        await page.backend.post(f"/projects/{project_id}/{action}",
-                                {name: fields.get(name, "") for name in sent})
-    except Refused as refusal:
-        return await project_page(page, project_id, Said("refused", refusal.detail),
-                                  refusal.status)
-    return RedirectResponse(f"/console/projects/{project_id}", status_code=303)
+    url = f"/console/projects/{project_id}"
+
+    async def again(said: Said, status: int, fields: Fields) -> Response:
+        return await project_page(page, project_id, said, status, (f"{url}/{action}", fields))
+
+    return await act(request, page, f"/projects/{project_id}/{action}",
+                     lambda fields: {name: fields.get(name, "") for name in sent}, url, again)
 
 
 @router.post("/projects/{project_id}/milestones/{milestone_id}/complete")
@@ -132,13 +119,8 @@ async def cancel_project(request: Request, page: PageDep, project_id: ObjectId) 
 
 @router.post("/tasks/{task_id}/complete")
 async def complete_task(request: Request, page: PageDep, task_id: ObjectId) -> Response:
-    fields = await form(request)
-    if not _csrf_ok(page, fields):
-        return _refused_csrf()
-    try:
-        await page.backend.post(f"/tasks/{task_id}/complete", {"outcome": fields.get("outcome")})
-    except Refused as refusal:
-        return await page.render("my_work.html.j2", refusal.status, title="My work",
-                                 section="work", tasks=[], approvals=None,
-                                 said=Said("refused", refusal.detail))
-    return RedirectResponse("/console", status_code=303)
+    async def again(said: Said, status: int, _: Fields) -> Response:
+        return await my_work_page(page, said, status)
+
+    return await act(request, page, f"/tasks/{task_id}/complete",
+                     lambda fields: {"outcome": fields.get("outcome")}, "/console", again)

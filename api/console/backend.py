@@ -28,13 +28,19 @@ class Backend:
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=request.app),
                                       base_url="http://console", headers=session.bearer)
         self.request_id = request.headers.get("x-request-id")
+        self.seen: dict[str, Any] = {}
+        """What this page has read already (one page asks for /me several times)."""
 
     async def get(self, path: str, **params: Any) -> Any:
         """The JSON the API answers; Refused when it refuses."""
         query = {k: v for k, v in params.items() if v not in (None, "")}
-        return _json(await self.http.get(path, params=query))
+        key = f"{path}?{sorted(query.items())}"
+        if key not in self.seen:
+            self.seen[key] = _json(await self.http.get(path, params=query))
+        return self.seen[key]
 
     async def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        self.seen.clear()  # what was read before may have changed
         return _json(await self.http.post(path, json=body or {}))
 
     async def close(self) -> None:

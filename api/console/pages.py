@@ -1,24 +1,25 @@
-"""The console's pages: my work, the approval inbox, lists and case pages."""
+"""The console's pages: the approval inbox, and the case pages of leads, quotes and projects
+(invoices and tickets have modules of their own; lists are in lists.py, my work in work.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
 
 from api.console.backend import Backend, Refused
-from api.console.diagram import statuses, svg, transitions_of
+from api.console.diagram import svg
+from api.console.forms import Fields, act, action, field
 from api.console.session import read
-from api.console.views import APPROVERS, SUPERVISORS, Page, Said
+from api.console.views import SUPERVISORS, Page, Said
 from api.deps import get_state
 from api.lookups import ObjectId
 from workflows.registry import LEAD_TO_SALE, QUOTE_APPROVAL, SALE_TO_PROJECT, ProcessSpec
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-PAGE_SIZE = 25
 
 
 class SignIn(Exception):
@@ -34,18 +35,33 @@ async def signed_in(request: Request) -> Page:
 
 PageDep = Annotated[Page, Depends(signed_in)]
 
+CasePage = Callable[[Page, int, Said, int, tuple[str, Fields]], Awaitable[Response]]
+"""A case page again, saying something, with a form as it was posted."""
+Body = Callable[[Fields], dict[str, Any]]
 
-@router.get("", response_class=HTMLResponse)
-async def my_work(page: PageDep) -> HTMLResponse:
-    """Tasks due (overdue first) and what waits for my decision."""
-    me = await page.backend.get("/me")
-    tasks = await page.backend.get("/tasks", status="open", limit=100)
-    now = datetime.now(UTC)
-    for task in tasks:
-        task["overdue"] = bool(task["due_at"]) and datetime.fromisoformat(task["due_at"]) < now
-    approvals = await page.backend.get("/approvals") if me["role"] in APPROVERS else None
-    return await page.render("my_work.html.j2", title="My work", section="work", tasks=tasks,
-                             approvals=approvals)
+
+def case_actions(router: APIRouter, kind: str, case_page: CasePage,
+                 actions: Iterable[tuple[str, str, str, Body]]) -> None:
+    """Route the forms of a case page: ``(path, api_path, done, body)`` posts the form at
+    ``/console/{kind}/{id}/{path}`` to the API's ``/{kind}/{id}/{api_path}``, then goes back
+    to the case saying ``done``, or shows it again with the API's refusal."""
+    for path, api_path, done, body in actions:
+        router.post(f"/{kind}/{{object_id}}/{path}")(
+            _poster(kind, case_page, path, api_path, done, body))
+
+
+def _poster(kind: str, case_page: CasePage, path: str, api_path: str, done: str,
+            body: Body) -> Callable[..., Awaitable[Response]]:
+    async def post(request: Request, page: PageDep, object_id: ObjectId) -> Response:
+        url = f"/console/{kind}/{object_id}"
+
+        async def again(said: Said, status: int, fields: Fields) -> Response:
+            return await case_page(page, object_id, said, status, (f"{url}/{path}", fields))
+
+        return await act(request, page, f"/{kind}/{object_id}/{api_path}", body,
+                         f"{url}?done={done}", again)
+
+    return post
 
 
 @router.get("/approvals", response_class=HTMLResponse)
@@ -73,67 +89,39 @@ def in_words(left: timedelta) -> str:
     return " ".join(parts) or "no time"
 
 
-def _list_view(kind: str, spec: ProcessSpec, heading: str, columns: list[str]) -> Any:
-    async def view(page: PageDep, request: Request,
-                   status: Annotated[str, Query(max_length=40)] = "",
-                   mine: Annotated[str, Query(max_length=1)] = "",
-                   number: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1,
-                   ) -> HTMLResponse:
-        me = await page.backend.get("/me")
-        name, value = {"leads": ("owner_id", me["id"]), "quotes": ("author_id", me["id"]),
-                       "projects": ("scope", "mine")}[kind]
-        rows = await page.backend.get(f"/{kind}", status=status or None,
-                                      **{name: value if mine else None},
-                                      limit=PAGE_SIZE + 1, offset=(number - 1) * PAGE_SIZE)
-
-        def page_url(n: int) -> str:
-            return f"/console/{kind}?" + urlencode({"status": status, "mine": mine, "page": n})
-
-        return await page.render(
-            "list.html.j2", title=heading, section=kind, heading=heading, columns=columns,
-            rows=[_row(kind, r) for r in rows[:PAGE_SIZE]], more=len(rows) > PAGE_SIZE,
-            page=number, page_url=page_url, statuses=statuses(transitions_of(spec)),
-            filters={"status": status, "mine": mine})
-
-    return view
+DONE = {
+    "payment": "Payment recorded.", "dispute": "Dispute recorded: the reminders pause.",
+    "resolved-dispute": "Dispute resolved.", "promise": "Promise to pay recorded.",
+    "write-off": "Invoice written off.", "answer": "Answer sent to the customer.",
+    "request-info": "Asked the customer: the ticket waits for the answer.",
+    "assign": "Ticket assigned.", "resolve": "Ticket resolved: the customer is asked to "
+    "rate the answer.", "reopen": "Ticket reopened.",
+}
+"""What a case page says after an action succeeded (``?done=``)."""
 
 
-def _row(kind: str, row: dict[str, Any]) -> dict[str, Any]:
-    if kind == "leads":
-        cells = [f"Lead {row['id']}: {row['name']}", row["company"] or "", row["status"],
-                 row["created_at"][:10]]
-    elif kind == "projects":
-        cells = [f"Project {row['id']}: {row['name']}", row["customer"] or "", row["status"],
-                 f"{row['amount']} {row['currency']}"]
-    else:
-        cells = [f"Quote {row['id']}", row.get("customer") or "", row["status"],
-                 f"{row['totals']['total']} {row['currency']}"]
-    return {"href": f"/console/{kind}/{row['id']}", "cells": cells}
-
-
-router.get("/leads", response_class=HTMLResponse)(
-    _list_view("leads", LEAD_TO_SALE, "Leads", ["Lead", "Company", "Status", "Since"]))
-router.get("/quotes", response_class=HTMLResponse)(
-    _list_view("quotes", QUOTE_APPROVAL, "Quotes", ["Quote", "Customer", "Status", "Total"]))
-router.get("/projects", response_class=HTMLResponse)(
-    _list_view("projects", SALE_TO_PROJECT, "Projects",
-               ["Project", "Customer", "Status", "Amount"]))
-
-
-async def _case(page: Page, kind: str, object_id: int, spec: ProcessSpec, data: dict[str, Any],
-                **context: Any) -> HTMLResponse:
-    me = await page.backend.get("/me")
+async def case(page: Page, kind: str, object_id: int, spec: ProcessSpec, data: dict[str, Any],
+               *, said: Said | None = None, posted: tuple[str, Fields] | None = None,
+               **context: Any) -> HTMLResponse:
+    """A case page: status, diagram, facts, the actions offered, history, emails, tasks.
+    ``posted``: the refused form's URL and fields, shown again as they were typed."""
+    me = await page.me()
     assignee = "all" if me["role"] in SUPERVISORS else "me"
-    tasks = await page.backend.get("/tasks", assignee=assignee, related_type=kind,
-                                   related_id=object_id)
+    tasks = data.get("tasks")
+    if tasks is None:
+        tasks = await page.backend.get("/tasks", assignee=assignee, related_type=kind,
+                                       related_id=object_id)
     settings = get_state(page.request).settings
     workflow_id = data.get("process_id")
     process_url = (f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}"
                    f"/workflows/{workflow_id}" if workflow_id else None)
+    done = DONE.get(page.request.query_params.get("done", ""))
     return await page.render(
         "case.html.j2", kind=kind, status=data["status"], history=data["history"],
         diagram=svg(spec, data["status"]), process_url=process_url, tasks=tasks,
-        emails=data.get("emails"), **context)
+        emails=data.get("emails"), said=said or (Said("done", done) if done else None),
+        posted={"url": posted[0], "fields": posted[1]} if posted else None,
+        **{"parts": [], "actions": [], "facts": [], **context})
 
 
 @router.get("/leads/{lead_id}", response_class=HTMLResponse)
@@ -141,31 +129,29 @@ async def lead_case(page: PageDep, lead_id: ObjectId) -> HTMLResponse:
     lead = await page.backend.get(f"/leads/{lead_id}")
     facts = [f"{lead['email']}" + (f" · {lead['company']}" if lead["company"] else ""),
              f"Owner: user {lead['owner_id']}" if lead["owner_id"] else "No owner yet"]
-    return await _case(page, "lead", lead_id, LEAD_TO_SALE, lead, title=f"Lead {lead_id}",
-                       section="leads", heading=f"Lead {lead_id}: {lead['name']}", facts=facts,
-                       actions=[])
+    return await case(page, "lead", lead_id, LEAD_TO_SALE, lead, title=f"Lead {lead_id}",
+                      section="leads", heading=f"Lead {lead_id}: {lead['name']}", facts=facts)
 
 
 async def quote_page(page: Page, quote_id: int, said: Said | None = None,
                      status_code: int = 200) -> HTMLResponse:
     """The quote's case page, with the actions its status offers."""
     quote = await page.backend.get(f"/quotes/{quote_id}")
+    url = f"/console/quotes/{quote_id}"
     actions = []
     if quote["status"] in ("draft", "rejected"):
-        actions.append({"url": f"/console/quotes/{quote_id}/submit", "label": "Submit",
-                        "fields": []})
+        actions.append(action(f"{url}/submit", "Submit"))
     if quote["status"] in ("pending_approval", "escalated"):
-        actions += [{"url": f"/console/quotes/{quote_id}/decision", "label": "Approve",
-                     "value": "approve", "fields": []}]
+        actions.append(action(f"{url}/decision", "Approve", value="approve"))
     if quote["status"] == "validated":
-        actions.append({"url": f"/console/quotes/{quote_id}/send", "label": "Send to the "
-                        "customer", "fields": []})
+        actions.append(action(f"{url}/send", "Send to the customer"))
     facts = [f"By {quote['author_name']} · discount {quote['discount_pct']} % · "
              f"submission {quote['submission']}"]
-    return await _case(page, "quote", quote_id, QUOTE_APPROVAL, quote, quote=quote,
-                       title=f"Quote {quote_id}", section="quotes",
-                       heading=f"Quote {quote_id} for {quote.get('customer') or '—'}",
-                       facts=facts, actions=actions, said=said, status_code=status_code)
+    return await case(page, "quote", quote_id, QUOTE_APPROVAL, quote, quote=quote,
+                      title=f"Quote {quote_id}", section="quotes",
+                      heading=f"Quote {quote_id} for {quote.get('customer') or '—'}",
+                      facts=facts, actions=actions, said=said, status_code=status_code,
+                      parts=["_lines.html.j2"])
 
 
 @router.get("/quotes/{quote_id}", response_class=HTMLResponse)
@@ -174,7 +160,8 @@ async def quote_case(page: PageDep, quote_id: ObjectId) -> HTMLResponse:
 
 
 async def project_page(page: Page, project_id: int, said: Said | None = None,
-                       status_code: int = 200) -> HTMLResponse:
+                       status_code: int = 200, posted: tuple[str, Fields] | None = None
+                       ) -> HTMLResponse:
     """The project's case page: its milestones, totals and the actions its status offers."""
     project = await page.backend.get(f"/projects/{project_id}")
     people = {p["user_id"]: p["name"] for p in project["participants"]}
@@ -186,18 +173,19 @@ async def project_page(page: Page, project_id: int, said: Said | None = None,
              f"{project['currency']}"]
     facts += [f"{m['name']}: due {m['due_on']}, {m['state']} · {people.get(m['owner_id'], '—')}"
               for m in project["milestones"]]
+    url = f"/console/projects/{project_id}"
     actions: list[dict[str, Any]] = []
     if project["status"] == "active":
-        actions += [{"url": f"/console/projects/{project_id}/milestones/{m['id']}/complete",
-                     "label": f"Complete {m['name']}", "fields": []}
+        actions += [action(f"{url}/milestones/{m['id']}/complete", f"Complete {m['name']}")
                     for m in project["milestones"] if m["state"] != "completed"]
     if project["status"] in ("planned", "active"):
-        actions.append({"url": f"/console/projects/{project_id}/cancel", "label": "Cancel",
-                        "fields": [{"name": "reason", "label": "Reason", "required": True}]})
-    return await _case(page, "project", project_id, SALE_TO_PROJECT, project,
-                       title=f"Project {project_id}", section="projects",
-                       heading=f"Project {project_id}: {project['name']}", facts=facts,
-                       actions=actions, said=said, status_code=status_code)
+        actions.append(action(f"{url}/cancel", "Cancel", field("reason", "Reason"),
+                              legend="Cancel the project"))
+    return await case(page, "project", project_id, SALE_TO_PROJECT, project,
+                      title=f"Project {project_id}", section="projects",
+                      heading=f"Project {project_id}: {project['name']}", facts=facts,
+                      actions=actions, said=said, status_code=status_code, posted=posted,
+                      invoices=project["invoices"], parts=["_project_invoices.html.j2"])
 
 
 @router.get("/projects/{project_id}", response_class=HTMLResponse)
@@ -205,4 +193,5 @@ async def project_case(page: PageDep, project_id: ObjectId) -> HTMLResponse:
     return await project_page(page, project_id)
 
 
-__all__ = ["PageDep", "Refused", "SignIn", "project_page", "quote_page", "router", "signed_in"]
+__all__ = ["PageDep", "Refused", "SignIn", "case", "project_page", "quote_page", "router",
+           "signed_in"]

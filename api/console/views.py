@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sized
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +12,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from api.console.backend import Backend
+from api.console.backend import Backend, Refused
 from api.console.session import ConsoleSession, csrf_token
 from api.deps import get_state
 
@@ -22,6 +23,16 @@ TEMPLATES = Environment(
 )
 SUPERVISORS = ("sales_manager", "support_lead", "admin")
 APPROVERS = ("sales_manager", "admin")
+SALES = ("sales_rep", "sales_manager", "admin")
+SUPPORT = ("support_agent", "support_lead", "admin")
+SUPPORT_LEADS = ("support_lead", "admin")
+ACCOUNTING = ("accountant", "admin")
+AGENTS = ("support_agent", "support_lead")
+"""Who is assigned tickets: My work shows theirs, the navigation counts them."""
+ACCOUNTANTS = ("accountant",)
+"""Who follows the invoices needing action in My work and the navigation."""
+NEEDS_ACTION = ("overdue", "disputed", "in_collections")
+"""The invoice statuses an accountant acts on."""
 
 
 def when(value: str | datetime | None) -> str:
@@ -49,26 +60,73 @@ class Page:
     def __init__(self, request: Request, session: ConsoleSession, backend: Backend) -> None:
         self.request, self.session, self.backend = request, session, backend
 
+    async def me(self) -> dict[str, Any]:
+        me: dict[str, Any] = await self.backend.get("/me")
+        return me
+
+    async def my_tickets(self) -> list[dict[str, Any]]:
+        """The open tickets assigned to me (the API's ``mine`` queue)."""
+        return list(await self.backend.get("/tickets", queue="mine", limit=500))
+
+    async def invoices_to_act_on(self) -> list[dict[str, Any]]:
+        """Overdue, disputed and in-collections invoices, in that order."""
+        found: list[dict[str, Any]] = []
+        for status in NEEDS_ACTION:
+            found += await self.backend.get("/invoices", status=status, limit=500)
+        return found
+
     async def render(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-        me = await self.backend.get("/me")
-        counts = {"tasks": len(await self.backend.get("/tasks", status="open", limit=500)),
-                  "approvals": (len(await self.backend.get("/approvals"))
-                                if me["role"] in APPROVERS else None)}
+        me = await self.me()
+        role = me["role"]
+        counts = {
+            "tasks": len(await self.backend.get("/tasks", status="open", limit=500)),
+            "approvals": await self._count(lambda: self.backend.get("/approvals"),
+                                           role in APPROVERS),
+            "tickets": await self._count(self.my_tickets, role in AGENTS),
+            "invoices": await self._count(self.invoices_to_act_on, role in ACCOUNTANTS),
+        }
         settings = get_state(self.request).settings
         base = {"me": me, "counts": counts, "csrf": csrf_token(settings, self.session),
-                "sections": sections(me["role"]), "said": None}
+                "sections": await self.sections(role, counts), "said": None}
         return render(self.request, template, status_code, **{**base, **context})
 
+    async def _count(self, listing: Callable[[], Awaitable[Sized]], wanted: bool) -> int | None:
+        """How many, for the navigation; None when the role has no such list (or the API
+        refuses it: the count is left out, the page still shows)."""
+        if not wanted:
+            return None
+        try:
+            return len(await listing())
+        except Refused as refusal:
+            if refusal.status != 403:
+                raise
+            return None
 
-def sections(role: str) -> list[dict[str, str]]:
-    """The lists in the navigation, as the role's work needs them."""
-    found = []
-    if role in ("sales_rep", "sales_manager", "admin"):
-        found += [{"key": "leads", "href": "/console/leads", "label": "Leads"},
-                  {"key": "quotes", "href": "/console/quotes", "label": "Quotes"}]
-    if role in ("sales_rep", "sales_manager", "accountant", "admin"):
-        found.append({"key": "projects", "href": "/console/projects", "label": "Projects"})
-    return found
+    async def sections(self, role: str, counts: dict[str, int | None]) -> list[dict[str, Any]]:
+        """The lists the role's work needs, those the API lets this user read, with their
+        counts."""
+        found = []
+        for key, label, roles, counted in SECTIONS:
+            if role in roles and await self._readable(f"/{key}"):
+                found.append({"key": key, "label": label, "href": f"/console/{key}",
+                              "count": counts.get(key), "counted": counted})
+        return found
+
+    async def _readable(self, path: str) -> bool:
+        try:
+            await self.backend.get(path, limit=1)
+        except Refused as refusal:
+            if refusal.status != 403:
+                raise
+            return False
+        return True
+
+
+SECTIONS = (("leads", "Leads", SALES, ""), ("quotes", "Quotes", SALES, ""),
+            ("projects", "Projects", (*SALES, "accountant"), ""),
+            ("invoices", "Invoices", ACCOUNTING, "need your action"),
+            ("tickets", "Tickets", SUPPORT, "assigned to you"))
+"""The navigation's lists: which roles' work needs each, and what its count counts."""
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any

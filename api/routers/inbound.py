@@ -10,28 +10,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Response, status
+from fastapi import APIRouter, Body, Response, status
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
-from temporalio.client import WorkflowUpdateStage
 
 from api import processes
-from api.deps import PoliciesDep, SessionDep, StateDep, TemporalDep, requires
+from api.deps import CurrentUser, PoliciesDep, SessionDep, StateDep, TemporalDep
 from api.idempotency import OnceDep, Replay
 from api.problems import invalid
 from crm import launcher
 from crm.errors import Conflict
 from crm.mail_in import InboundEmail, NotAnEmail, parse_email
-from crm.models import Ticket, User
+from crm.models import Ticket
 from crm.repo import tickets
 from crm.support import NewTicket, record_ticket
 from workflows.registry import SUPPORT_TICKET
-from workflows.roles import Role
 from workflows.support_ticket import SupportTicket
 from workflows.support_types import CustomerMessage
 
 router = APIRouter(tags=["tickets"])
-MailSystem = Annotated[User, Depends(requires(Role.INTEGRATION, Role.ADMIN))]
 RawEmail = Annotated[bytes, Body(media_type="message/rfc822",
                                  description="The raw RFC 5322 message, as received")]
 
@@ -45,7 +42,7 @@ class InboundOut(BaseModel):
 @router.post("/inbound/email", status_code=status.HTTP_201_CREATED, response_model=InboundOut,
              responses={200: {"description": "Added to an open ticket, or already taken"}})
 async def inbound_email(
-    raw: RawEmail, response: Response, session: SessionDep, user: MailSystem,
+    raw: RawEmail, response: Response, session: SessionDep, user: CurrentUser,
     client: TemporalDep, state: StateDep, policies: PoliciesDep, once: OnceDep,
 ) -> Any:
     """A message to the support address: threaded into its ticket, or a new ticket."""
@@ -70,13 +67,9 @@ async def inbound_email(
         handle = client.get_workflow_handle(SUPPORT_TICKET.workflow_id(ticket_id))
         try:
             await processes.decide(
-                state.settings,
-                lambda: handle.start_update(
-                    SupportTicket.customer_message,
-                    CustomerMessage(mail.text, user.role, user.id, mail.message_id),
-                    wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-                    rpc_timeout=launcher.deadline(state.settings)),
-                when_ended=lambda: Conflict(f"ticket {ticket_id} has closed"),
+                state.settings, handle, SupportTicket.customer_message,
+                CustomerMessage(mail.text, user.role, user.id, mail.message_id),
+                update_id=None, when_ended=lambda: Conflict(f"ticket {ticket_id} has closed"),
             )
         except Conflict:  # closed meanwhile: the email opens a new ticket
             pass

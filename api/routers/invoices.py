@@ -9,21 +9,29 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 from pydantic import AfterValidator, BaseModel, Field
-from temporalio.client import WorkflowUpdateStage
 
 from api import processes
-from api.deps import PoliciesDep, SessionDep, StateDep, TemporalDep, requires
+from api.deps import CurrentUser, PoliciesDep, SessionDep, StateDep, TemporalDep
 from api.idempotency import Once, OnceDep, Replay
-from api.inputs import Currency, Id, In, Offset, Paragraphs, SingleLine
+from api.inputs import (
+    Currency,
+    Filter,
+    Id,
+    In,
+    Offset,
+    Paragraphs,
+    SingleLine,
+    lines_total,
+)
 from api.lookups import InvoiceDep
 from api.problems import invalid
 from api.schemas import EmailOut, Out, StatusChangeOut
 from api.state import ApiState
 from crm import launcher
 from crm.errors import Conflict
-from crm.models import Account, Invoice, Payment, User
+from crm.models import Account, Invoice, Payment
 from crm.repo import history, invoices, outbox
 from crm.settings import Settings
 from workflows.contracts import InvoiceLineToIssue, InvoiceToIssue
@@ -37,15 +45,9 @@ from workflows.dunning_types import (
 )
 from workflows.invoice_dunning import InvoiceDunning
 from workflows.registry import INVOICE_DUNNING
-from workflows.roles import Role
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["invoices"])
-Accountant = Annotated[User, Depends(requires(Role.ACCOUNTANT, Role.ADMIN))]
-AccountantOrCustomer = Annotated[
-    User, Depends(requires(Role.ACCOUNTANT, Role.ADMIN, Role.INTEGRATION))
-]
-"""The customer acts through an outside system: the payment provider, the website."""
 Money = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)]
 Text = Annotated[Paragraphs, Field(min_length=1, max_length=2000)]
 
@@ -64,9 +66,15 @@ class LineIn(In):
     amount: Money
 
 
+def _total_fits(lines: list[LineIn]) -> list[LineIn]:
+    lines_total(line.amount for line in lines)
+    return lines
+
+
 class InvoiceIn(In):
     account_id: Id
-    lines: list[LineIn] = Field(min_length=1, max_length=200)
+    lines: Annotated[list[LineIn], AfterValidator(_total_fits)] = Field(
+        min_length=1, max_length=200)
     due_date: NotPast
     currency: Currency = "EUR"
 
@@ -204,7 +212,7 @@ async def _next_action(invoice: Invoice, ask: ApiState) -> NextAction | None:
 
 @router.post("/invoices", status_code=status.HTTP_201_CREATED, response_model=InvoiceDetail)
 async def issue_invoice(
-    body: InvoiceIn, session: SessionDep, user: Accountant, client: TemporalDep,
+    body: InvoiceIn, session: SessionDep, user: CurrentUser, client: TemporalDep,
     state: StateDep, policies: PoliciesDep, once: OnceDep,
 ) -> Any:
     """Issue an invoice by hand; its dunning process starts at once. Send an
@@ -233,8 +241,7 @@ async def issue_invoice(
 @router.get("/invoices", response_model=list[InvoiceOut])
 async def list_invoices(
     session: SessionDep,
-    _: Accountant,
-    status: str | None = None,
+    status: Filter | None = None,
     overdue: Annotated[bool, Query(description="Only unpaid invoices past their due date")]
     = False,
     account_id: Annotated[Id | None, Query()] = None,
@@ -248,8 +255,7 @@ async def list_invoices(
 
 
 @router.get("/invoices/{invoice_id}", response_model=InvoiceDetail)
-async def get_invoice(invoice: InvoiceDep, session: SessionDep, _: Accountant,
-                      state: StateDep) -> Any:
+async def get_invoice(invoice: InvoiceDep, session: SessionDep, state: StateDep) -> Any:
     """Lines, balance, payments, the level reached, the next action and its date, the
     history and the emails sent."""
     return await _detail(session, invoice.id, state)
@@ -258,7 +264,7 @@ async def get_invoice(invoice: InvoiceDep, session: SessionDep, _: Accountant,
 @router.post("/invoices/{invoice_id}/payments", status_code=status.HTTP_201_CREATED,
              response_model=PaymentOut)
 async def record_payment(
-    invoice: InvoiceDep, body: PaymentIn, session: SessionDep, user: AccountantOrCustomer,
+    invoice: InvoiceDep, body: PaymentIn, session: SessionDep, user: CurrentUser,
     client: TemporalDep, state: StateDep, once: OnceDep,
 ) -> Any:
     """A payment, full or partial. A reference seen before is not counted twice: the same
@@ -295,7 +301,7 @@ def _the_same_payment(invoice_id: int, payment: Payment, body: PaymentIn) -> Pay
 
 @router.post("/invoices/{invoice_id}/dispute", response_model=InvoiceDetail)
 async def dispute(
-    invoice: InvoiceDep, body: DisputeIn, session: SessionDep, user: AccountantOrCustomer,
+    invoice: InvoiceDep, body: DisputeIn, session: SessionDep, user: CurrentUser,
     client: TemporalDep, state: StateDep, once: OnceDep,
 ) -> Any:
     """The customer contests the invoice, with a reason: dunning pauses, a ticket opens."""
@@ -305,7 +311,7 @@ async def dispute(
 
 @router.post("/invoices/{invoice_id}/dispute/resolve", response_model=InvoiceDetail)
 async def resolve_dispute(
-    invoice: InvoiceDep, body: ResolutionIn, session: SessionDep, user: Accountant,
+    invoice: InvoiceDep, body: ResolutionIn, session: SessionDep, user: CurrentUser,
     client: TemporalDep, state: StateDep, once: OnceDep,
 ) -> Any:
     """Upheld: the open balance is credited and the invoice closed. Rejected: dunning
@@ -317,7 +323,7 @@ async def resolve_dispute(
 
 @router.post("/invoices/{invoice_id}/promise", response_model=InvoiceDetail)
 async def promise_to_pay(
-    invoice: InvoiceDep, body: PromiseIn, session: SessionDep, user: AccountantOrCustomer,
+    invoice: InvoiceDep, body: PromiseIn, session: SessionDep, user: CurrentUser,
     client: TemporalDep, state: StateDep, once: OnceDep,
 ) -> Any:
     """The customer promises to pay by a date: no reminders until then plus the grace."""
@@ -328,7 +334,7 @@ async def promise_to_pay(
 
 @router.post("/invoices/{invoice_id}/write-off", response_model=InvoiceDetail)
 async def write_off(
-    invoice: InvoiceDep, body: WriteOffIn, session: SessionDep, user: Accountant,
+    invoice: InvoiceDep, body: WriteOffIn, session: SessionDep, user: CurrentUser,
     client: TemporalDep, state: StateDep, once: OnceDep,
 ) -> Any:
     """Give up on the open balance: the invoice is closed (refused once it is paid)."""
@@ -344,7 +350,8 @@ async def _decide(
     if (kept := await once.answered(session)) is not None:
         return Replay(kept).response()
     invoice_id = invoice.id
-    await _ask_the_process(session, invoice, client, ask.settings, doing, update, arg)
+    await _ask_the_process(session, invoice, client, ask.settings, doing, update, arg,
+                           update_id=once.update_id)
     answer = await _detail(session, invoice_id, ask)
     await once.keep(session, status.HTTP_200_OK, answer)
     return answer
@@ -361,11 +368,9 @@ async def _ask_the_process(
     handle = client.get_workflow_handle(workflow_id)
     try:
         return await processes.decide(
-            settings,
-            lambda: handle.start_update(update, arg, id=update_id,
-                                        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-                                        rpc_timeout=launcher.deadline(settings)),
+            settings, handle, update, arg, update_id=update_id,
             when_ended=lambda: _Ended("ended"),
+            recorded=processes.recorded_status(session, Invoice, invoice_id),
         )
     except _Ended:
         ended = await _reloaded(session, invoice_id)

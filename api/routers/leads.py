@@ -6,22 +6,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 from pydantic import AliasChoices, BaseModel, EmailStr, Field, field_validator, model_validator
 from sqlalchemy.exc import IntegrityError
-from temporalio.client import WorkflowUpdateStage
 
 from api import processes
-from api.deps import (
-    PoliciesDep,
-    SalesUser,
-    SessionDep,
-    StateDep,
-    TemporalDep,
-    requires,
-)
+from api.access import TEAM, Grant, GrantDep
+from api.deps import CurrentUser, PoliciesDep, SessionDep, StateDep, TemporalDep
 from api.idempotency import OnceDep, Replay
-from api.inputs import Id, In, Offset, Paragraphs, SingleLine
+from api.inputs import Filter, Id, In, Offset, Paragraphs, SingleLine
 from api.lookups import LeadDep
 from api.problems import invalid
 from api.schemas import EmailOut, Out, StatusChangeOut
@@ -34,10 +27,6 @@ from workflows.registry import LEAD_TO_SALE
 from workflows.roles import Role
 
 router = APIRouter(tags=["leads"])
-MayCreate = Annotated[User, Depends(requires(Role.SALES_REP, Role.INTEGRATION, Role.ADMIN))]
-MayPostEvents = Annotated[
-    User, Depends(requires(Role.INTEGRATION, Role.SALES_REP, Role.SALES_MANAGER, Role.ADMIN))
-]
 
 
 class LeadIn(In):
@@ -46,7 +35,8 @@ class LeadIn(In):
     company: Annotated[SingleLine, Field(max_length=200)] | None = None
     phone: Annotated[SingleLine, Field(max_length=40)] | None = None
     source: Literal["newsletter", "website", "event", "referral", "rep"] | None = None
-    team_id: Id | None = None
+    team_id: Id | None = Field(None, description="The sales team that follows the lead: "
+                               "a rep's own, the owner's, or the only sales team there is")
     owner_id: Id | None = None
     need: Annotated[Paragraphs, Field(max_length=2000)] | None = None
     budget: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
@@ -130,7 +120,7 @@ async def _detail(session: SessionDep, lead: Lead) -> LeadDetail:
 async def create_lead(
     body: LeadIn,
     session: SessionDep,
-    user: MayCreate,
+    grant: GrantDep,
     client: TemporalDep,
     state: StateDep,
     policies: PoliciesDep,
@@ -138,14 +128,17 @@ async def create_lead(
 ) -> Any:
     """Create a lead and start its lead-to-sale process (nurturing begins at once).
 
-    One active lead per email: a second sign-up of someone already followed is refused
-    (409, naming the lead). Send an ``Idempotency-Key`` to retry safely."""
+    Every lead is followed by a sales team (one with a sales rep): the one named, else the
+    owner's, else the only one there is (a lead without a team is refused while there are
+    several). A rep creates leads in their own team. One active lead per email: a second
+    sign-up of someone already followed is refused (409, naming the lead). Send an
+    ``Idempotency-Key`` to retry safely."""
     if (kept := await once.answered(session)) is not None:
         if kept.workflow_id:
             await launcher.resume(session, client, state.settings, kept.workflow_id)
         return Replay(kept).response()
     await once.claim(session)
-    fields = await _checked_fields(body, session, user)
+    fields = await _checked_fields(body, session, grant)
     lead = await _new_lead(session, fields)
     start = await launcher.record_start(session, LEAD_TO_SALE, lead.id,
                                          processes.lead_to_sale_input(lead, policies))
@@ -156,21 +149,42 @@ async def create_lead(
     return answer
 
 
-async def _checked_fields(body: LeadIn, session: SessionDep, user: User) -> dict[str, Any]:
-    fields = body.model_dump()
+async def _checked_fields(body: LeadIn, session: SessionDep, grant: Grant) -> dict[str, Any]:
+    fields, user = body.model_dump(), grant.user
     if user.role == Role.SALES_REP:
         fields["owner_id"] = fields["owner_id"] or user.id
-        fields["team_id"] = fields["team_id"] or user.team_id
         fields["source"] = fields["source"] or "rep"
     fields["source"] = fields["source"] or "newsletter"
-    if fields["team_id"] is not None and await session.get(Team, fields["team_id"]) is None:
-        raise invalid("team_id", f"no team {fields['team_id']}")
+    owner = None
     if fields["owner_id"] is not None:
         owner = await session.get(User, fields["owner_id"])
         if owner is None or owner.role != Role.SALES_REP or not owner.active:
             raise invalid("owner_id", f"no active sales rep {fields['owner_id']}")
-        fields["team_id"] = fields["team_id"] or owner.team_id
+    fields["team_id"] = await _sales_team(session, grant, fields["team_id"], owner)
     return fields
+
+
+async def _sales_team(session: SessionDep, grant: Grant, team_id: int | None,
+                      owner: User | None) -> int:
+    """The sales team that follows the lead: never a team without a sales rep to follow it
+    (Support), never none (its rep would be anyone's)."""
+    teams = await leads.sales_teams(session=session)
+    team_id = team_id or (owner.team_id if owner else None)
+    if team_id is None:
+        if len(teams) != 1:
+            raise invalid("team_id", "required: the sales team that follows the lead (one of "
+                                     f"{', '.join(f'{t.id} {t.name}' for t in teams)})")
+        team_id = teams[0].id
+    if grant.scope == TEAM and team_id != grant.user.team_id:
+        raise grant.refusal(f"team {team_id}")
+    if team_id not in {t.id for t in teams}:
+        team = await session.get(Team, team_id)
+        raise invalid("team_id", f"no team {team_id}" if team is None else
+                      f"team {team_id} ({team.name}) is not a sales team: no sales rep there "
+                      f"follows leads")
+    if owner is not None and owner.team_id != team_id:
+        raise invalid("owner_id", f"sales rep {owner.id} is not in team {team_id}")
+    return team_id
 
 
 async def _new_lead(session: SessionDep, fields: dict[str, Any]) -> Lead:
@@ -191,21 +205,23 @@ async def _new_lead(session: SessionDep, fields: dict[str, Any]) -> Lead:
 @router.get("/leads", response_model=list[LeadOut])
 async def list_leads(
     session: SessionDep,
-    _: SalesUser,
-    status: str | None = None,
+    grant: GrantDep,
+    status: Filter | None = None,
     owner_id: Annotated[Id | None, Query()] = None,
     team_id: Annotated[Id | None, Query()] = None,
-    email: Annotated[str | None, Query(max_length=320)] = None,
+    email: Annotated[Filter | None, Query(max_length=320)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[Offset, Query()] = 0,
 ) -> Any:
+    """Newest first: a rep's or a manager's team's leads, all for an admin."""
     rows = await leads.list_leads(session=session, status=status, owner_id=owner_id,
-                                  team_id=team_id, email=email, limit=limit, offset=offset)
+                                  team_id=team_id, email=email, within=grant.where(Lead),
+                                  limit=limit, offset=offset)
     return [LeadOut.model_validate(r) for r in rows]
 
 
 @router.get("/leads/{lead_id}", response_model=LeadDetail)
-async def get_lead(lead: LeadDep, session: SessionDep, _: SalesUser) -> Any:
+async def get_lead(lead: LeadDep, session: SessionDep) -> Any:
     """The lead with its status, owner, events, the emails it was sent, and its history."""
     return await _detail(session, lead)
 
@@ -213,7 +229,7 @@ async def get_lead(lead: LeadDep, session: SessionDep, _: SalesUser) -> Any:
 @router.post("/leads/{lead_id}/events", status_code=status.HTTP_202_ACCEPTED,
              response_model=EventAccepted)
 async def post_event(
-    lead: LeadDep, body: LeadEventIn, session: SessionDep, user: MayPostEvents,
+    lead: LeadDep, body: LeadEventIn, session: SessionDep, user: CurrentUser,
     client: TemporalDep, state: StateDep, once: OnceDep,
 ) -> Any:
     """Something the lead did: its process hears of it, and it is recorded — both, or
@@ -236,7 +252,7 @@ async def post_event(
 
 @router.post("/leads/{lead_id}/qualify", response_model=LeadDetail)
 async def qualify(
-    lead: LeadDep, body: QualifyIn, session: SessionDep, user: SalesUser, client: TemporalDep,
+    lead: LeadDep, body: QualifyIn, session: SessionDep, user: CurrentUser, client: TemporalDep,
     state: StateDep, once: OnceDep,
 ) -> Any:
     """Qualify (an opportunity opens: account and contact) or disqualify, with a reason."""
@@ -254,11 +270,9 @@ async def qualify(
     await session.commit()  # the process writes the lead: don't hold the database meanwhile
     handle = client.get_workflow_handle(LEAD_TO_SALE.workflow_id(lead_id))
     await processes.decide(
-        state.settings,
-        lambda: handle.start_update(LeadToSale.qualify, decision,
-                                    wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-                                    rpc_timeout=launcher.deadline(state.settings)),
+        state.settings, handle, LeadToSale.qualify, decision, update_id=once.update_id,
         when_ended=lambda: Conflict(f"lead {lead_id} is {lead_status}: its process has ended"),
+        recorded=processes.recorded_status(session, Lead, lead_id),
     )
     session.expire_all()
     answer = await _detail(session, await leads.get_lead(session=session, lead_id=lead_id))

@@ -2,9 +2,10 @@
 hand), followed by their sale-to-project process; milestones completed, projects cancelled,
 timesheets and expenses recorded against them.
 
-Who: a project's manager (a sales manager, or an admin) completes any milestone, cancels the
-project and records anyone's hours; a milestone's owner completes it; the people on the
-project record their own hours and expenses. Staff read projects.
+Who (``api.access``): a project's manager (a sales manager, or an admin) completes any
+milestone, cancels the project and records anyone's hours; a milestone's owner completes it;
+the people on the project record their own hours and expenses. Sales read their team's
+projects, accounting all of them, everyone the projects they are on.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AfterValidator, Field
-from temporalio.client import WorkflowUpdateStage
 
 from api import processes
-from api.deps import PoliciesDep, SalesUser, SessionDep, StaffUser, StateDep, TemporalDep
+from api.access import GrantDep
+from api.deps import CurrentUser, PoliciesDep, SessionDep, StateDep, TemporalDep
 from api.idempotency import Once, OnceDep, Replay
-from api.inputs import Id, In, Offset, Paragraphs, SingleLine
+from api.inputs import Filter, Id, In, Offset, Paragraphs, SingleLine
 from api.lookups import MilestoneDep, ProjectDep, SaleDep
 from api.problems import invalid
 from api.project_views import ExpenseOut, ProjectDetail, ProjectOut, TimesheetOut, detail, summary
@@ -30,7 +31,7 @@ from crm.errors import Conflict, CrmError, Forbidden
 from crm.models import Project, User
 from crm.projects import start_project
 from crm.repo import projects
-from crm.repo.projects import ENDED, Scope
+from crm.repo.projects import ENDED, Listing
 from workflows.project_types import Cancellation, MilestoneCompletion
 from workflows.registry import SALE_TO_PROJECT
 from workflows.roles import Role
@@ -69,13 +70,11 @@ class CancelIn(In):
 @router.post("/sales/{sale_id}/project", status_code=status.HTTP_201_CREATED,
              response_model=ProjectDetail, responses={200: {"description": "It had one"}})
 async def start_project_of_sale(
-    sale: SaleDep, session: SessionDep, user: SalesUser, client: TemporalDep, state: StateDep,
+    sale: SaleDep, session: SessionDep, client: TemporalDep, state: StateDep,
     policies: PoliciesDep, once: OnceDep, response: Response,
 ) -> Any:
     """Set up the sale's project from its template and start its process (201); a sale that
-    has one gets it back (200). The rep of the sale, sales managers and admins."""
-    if user.role == Role.SALES_REP and sale.owner_id != user.id:
-        raise Forbidden(f"sale {sale.id} is another sales rep's")
+    has one gets it back (200). The rep of the sale, its team's managers and admins."""
     if (kept := await once.answered(session)) is not None:
         if kept.workflow_id:
             await launcher.resume(session, client, state.settings, kept.workflow_id)
@@ -97,20 +96,21 @@ async def start_project_of_sale(
 @router.get("/projects", response_model=list[ProjectOut])
 async def list_projects(
     session: SessionDep,
-    user: StaffUser,
-    scope: Annotated[Scope, Query(description="mine (I manage it or work on it), team (my "
-                                              "team's sales), all")] = "all",
-    status: Annotated[str | None, Query(max_length=32)] = None,
+    grant: GrantDep,
+    scope: Annotated[Listing, Query(description="mine (I manage it or work on it), team (my "
+                                                "team's sales), all (all I may read)")] = "all",
+    status: Annotated[Filter | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[Offset, Query()] = 0,
 ) -> Any:
-    rows = await projects.list_projects(session=session, user=user, scope=scope,
-                                        status=status, limit=limit, offset=offset)
+    rows = await projects.list_projects(session=session, user=grant.user, scope=scope,
+                                        within=grant.where(Project), status=status,
+                                        limit=limit, offset=offset)
     return [await summary(session, row) for row in rows]
 
 
 @router.get("/projects/{project_id}", response_model=ProjectDetail)
-async def get_project(project: ProjectDep, session: SessionDep, _: StaffUser) -> Any:
+async def get_project(project: ProjectDep, session: SessionDep) -> Any:
     """Participants, milestones with due dates and state, tasks, invoices, timesheets,
     expenses, totals (hours, costs, invoiced, paid, margin), history and emails."""
     return await detail(session, project.id)
@@ -119,7 +119,7 @@ async def get_project(project: ProjectDep, session: SessionDep, _: StaffUser) ->
 @router.post("/projects/{project_id}/milestones/{milestone_id}/complete",
              response_model=ProjectDetail)
 async def complete_milestone(
-    project: ProjectDep, milestone: MilestoneDep, session: SessionDep, user: StaffUser,
+    project: ProjectDep, milestone: MilestoneDep, session: SessionDep, user: CurrentUser,
     client: TemporalDep, state: StateDep, once: OnceDep,
 ) -> Any:
     """The project manager or the milestone's owner marks it done; invoicing follows."""
@@ -136,7 +136,7 @@ async def complete_milestone(
 
 @router.post("/projects/{project_id}/cancel", response_model=ProjectDetail)
 async def cancel(
-    project: ProjectDep, body: CancelIn, session: SessionDep, user: StaffUser,
+    project: ProjectDep, body: CancelIn, session: SessionDep, user: CurrentUser,
     client: TemporalDep, state: StateDep, once: OnceDep,
 ) -> Any:
     """The project manager stops the project, with a reason: reminders and invoicing stop."""
@@ -151,18 +151,18 @@ async def cancel(
 @router.post("/projects/{project_id}/timesheets", status_code=status.HTTP_201_CREATED,
              response_model=TimesheetOut)
 async def record_timesheet(
-    project: ProjectDep, body: TimesheetIn, session: SessionDep, user: StaffUser,
+    project: ProjectDep, body: TimesheetIn, session: SessionDep, user: CurrentUser,
     once: OnceDep,
 ) -> Any:
-    """Hours worked on the project: yours, or (the project manager) anyone's on it."""
+    """Hours worked on the project: yours (you are on it: ``api.access``), or (the project
+    manager) anyone's on it."""
     if (kept := await once.answered(session)) is not None:
         return Replay(kept).response()
-    on_it = await _people_on(session, project)
-    if not (_manages(project, user) or (user.id in on_it and body.user_id == user.id)):
+    if not (_manages(project, user) or body.user_id == user.id):
         raise Forbidden(f"the people on project {project.id} record their own hours; its "
                         f"manager records anyone's")
     _still_open(project, "timesheets")
-    if body.user_id not in on_it:
+    if body.user_id not in await _people_on(session, project):
         raise invalid("user_id", f"user {body.user_id} is not on project {project.id}")
     await once.claim(session)
     row = await projects.record_timesheet(
@@ -176,14 +176,12 @@ async def record_timesheet(
 @router.post("/projects/{project_id}/expenses", status_code=status.HTTP_201_CREATED,
              response_model=ExpenseOut)
 async def record_expense(
-    project: ProjectDep, body: ExpenseIn, session: SessionDep, user: StaffUser,
+    project: ProjectDep, body: ExpenseIn, session: SessionDep, user: CurrentUser,
     once: OnceDep,
 ) -> Any:
-    """An expense you incurred for the project."""
+    """An expense you incurred for the project (you are on it: ``api.access``)."""
     if (kept := await once.answered(session)) is not None:
         return Replay(kept).response()
-    if not (_manages(project, user) or user.id in await _people_on(session, project)):
-        raise Forbidden(f"only the people on project {project.id} record its expenses")
     _still_open(project, "expenses")
     await once.claim(session)
     row = await projects.record_expense(session=session, project=project, user_id=user.id,
@@ -227,10 +225,8 @@ async def _decide(
         return Conflict(f"project {project_id} is {project.status}, so it cannot {doing}")
 
     await processes.decide(
-        settings,
-        lambda: handle.start_update(update, arg, wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-                                    rpc_timeout=launcher.deadline(settings)),
-        when_ended=ended,
+        settings, handle, update, arg, update_id=once.update_id, when_ended=ended,
+        recorded=processes.recorded_status(session, Project, project_id),
     )
     answer = await detail(session, project_id)
     await once.keep(session, status.HTTP_200_OK, answer)

@@ -6,30 +6,36 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
-from pydantic import BaseModel, Field
-from temporalio.client import WorkflowUpdateStage
+from fastapi import APIRouter, Query, status
+from pydantic import AfterValidator, BaseModel, Field
+from sqlalchemy import select
 
 from api import processes
-from api.deps import PoliciesDep, SalesUser, SessionDep, StateDep, TemporalDep, requires
+from api.access import GrantDep
+from api.deps import CurrentUser, PoliciesDep, SessionDep, StateDep, TemporalDep
 from api.idempotency import Once, OnceDep, Replay
-from api.inputs import Currency, Id, In, Offset, Paragraphs, SingleLine
+from api.inputs import (
+    Currency,
+    Filter,
+    Id,
+    In,
+    Offset,
+    Paragraphs,
+    SingleLine,
+    lines_total,
+)
 from api.lookups import QuoteDep, QuoteToChange
 from api.problems import invalid
 from api.schemas import Out, StatusChangeOut
 from crm import launcher
-from crm.errors import Conflict, Forbidden, MissingInformation
-from crm.models import Account, Contact, ProcessStart, Quote, User
+from crm.errors import Conflict, MissingInformation
+from crm.models import Account, Contact, Lead, ProcessStart, Quote, User
 from crm.repo import history, leads, quotes, starts
 from crm.settings import Settings
 from workflows.quote_approval import CustomerResponse, ManagerDecision, QuoteApproval, QuoteSending
 from workflows.registry import QUOTE_APPROVAL
-from workflows.roles import Role
 
 router = APIRouter(tags=["quotes"])
-MayRecordAnswer = Annotated[
-    User, Depends(requires(Role.SALES_REP, Role.SALES_MANAGER, Role.ADMIN, Role.INTEGRATION))
-]
 
 
 class LineIn(In):
@@ -41,16 +47,23 @@ class LineIn(In):
 Discount = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)]
 
 
+def _total_fits(lines: list[LineIn] | None) -> list[LineIn] | None:
+    lines_total(line.quantity * line.unit_price for line in lines or [])
+    return lines
+
+
 class QuoteIn(In):
     lead_id: Id
-    lines: list[LineIn] = Field(default_factory=list, max_length=200)
+    lines: Annotated[list[LineIn], AfterValidator(_total_fits)] = Field(
+        default_factory=list, max_length=200)
     discount_pct: Discount = Decimal(0)
     currency: Currency = "EUR"
     contact_id: Id | None = Field(None, description="Defaults to the lead's contact")
 
 
 class QuotePatch(In):
-    lines: list[LineIn] | None = Field(None, max_length=200)
+    lines: Annotated[list[LineIn] | None, AfterValidator(_total_fits)] = Field(
+        None, max_length=200)
     discount_pct: Discount | None = None
     currency: Currency | None = None
     contact_id: Id | None = None
@@ -103,19 +116,36 @@ class QuoteOut(Out):
 
 
 async def view(session: SessionDep, quote: Quote) -> QuoteOut:
-    changes = await history.history_of(session=session, object_type="quote", object_id=quote.id)
-    return QuoteOut.model_validate({
+    [shown] = await views(session, [quote])
+    return shown
+
+
+async def views(session: SessionDep, rows: list[Quote]) -> list[QuoteOut]:
+    """The quotes as answered, their histories, authors and customers read in one query
+    each (not one per quote)."""
+    changes = await history.histories_of(session=session, object_type="quote",
+                                         object_ids=[q.id for q in rows])
+    authors = await _names(session, User, {q.author_id for q in rows})
+    customers = await _names(session, Account, {q.account_id for q in rows if q.account_id})
+    return [QuoteOut.model_validate({
         **{c: getattr(quote, c) for c in QuoteOut.model_fields
            if c not in ("lines", "totals", "process_id", "history", "author_name",
                         "customer")},
-        "author_name": (await session.get(User, quote.author_id) or User(name="?")).name,
-        "customer": account.name if (account := await session.get(
-            Account, quote.account_id) if quote.account_id else None) else None,
+        "author_name": authors.get(quote.author_id, "?"),
+        "customer": customers.get(quote.account_id) if quote.account_id else None,
         "lines": [LineOut.model_validate(line) for line in quote.lines],
         "totals": TotalsOut.model_validate(quotes.totals(quote).__dict__),
         "process_id": QUOTE_APPROVAL.workflow_id(quote.id) if quote.submission else None,
-        "history": [StatusChangeOut.model_validate(c) for c in changes],
-    })
+        "history": [StatusChangeOut.model_validate(c) for c in changes[quote.id]],
+    }) for quote in rows]
+
+
+async def _names(session: SessionDep, model: type[User] | type[Account], ids: set[int]
+                 ) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = await session.execute(select(model.id, model.name).where(model.id.in_(ids)))
+    return {object_id: name for object_id, name in rows.all()}
 
 
 async def _fresh(session: SessionDep, quote_id: int) -> QuoteOut:
@@ -131,11 +161,6 @@ async def _check_contact(session: SessionDep, contact_id: int, account_id: int |
         raise invalid("contact_id", f"no contact {contact_id} at the quote's account")
 
 
-def _only_author(quote: Quote, user: User, doing: str) -> None:
-    if quote.author_id != user.id:
-        raise Forbidden(f"only the author of quote {quote.id} may {doing} it")
-
-
 def _only_editable(quote: Quote) -> None:
     if quote.status not in quotes.EDITABLE:
         why = (": locked while it waits for management approval"
@@ -145,14 +170,14 @@ def _only_editable(quote: Quote) -> None:
 
 
 @router.post("/quotes", status_code=status.HTTP_201_CREATED, response_model=QuoteOut)
-async def create_quote(body: QuoteIn, session: SessionDep, user: SalesUser, once: OnceDep) -> Any:
-    """A draft quote for a qualified lead."""
+async def create_quote(body: QuoteIn, session: SessionDep, grant: GrantDep, once: OnceDep
+                       ) -> Any:
+    """A draft quote for a qualified lead: a rep's own, a manager's team's."""
     await once.claim(session)
     lead = await leads.get_lead(session=session, lead_id=body.lead_id)
+    await grant.check(session, Lead, lead.id, f"lead {lead.id}")
     if lead.status != "qualified":
         raise Conflict(f"lead {lead.id} is {lead.status}: only a qualified lead gets quotes")
-    if user.role == Role.SALES_REP and lead.owner_id != user.id:
-        raise Forbidden(f"lead {lead.id} belongs to another sales rep")
     if body.contact_id is not None:
         await _check_contact(session, body.contact_id, lead.account_id)
     quote = await quotes.create_quote(
@@ -160,7 +185,7 @@ async def create_quote(body: QuoteIn, session: SessionDep, user: SalesUser, once
         lead_id=lead.id,
         account_id=lead.account_id,
         contact_id=body.contact_id or lead.contact_id,
-        author=user,
+        author=grant.user,
         lines=[quotes.LineInput(**line.model_dump()) for line in body.lines],
         discount_pct=body.discount_pct,
         currency=body.currency,
@@ -173,30 +198,29 @@ async def create_quote(body: QuoteIn, session: SessionDep, user: SalesUser, once
 @router.get("/quotes", response_model=list[QuoteOut])
 async def list_quotes(
     session: SessionDep,
-    _: SalesUser,
-    status: str | None = None,
+    grant: GrantDep,
+    status: Filter | None = None,
     lead_id: Annotated[Id | None, Query()] = None,
     author_id: Annotated[Id | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[Offset, Query()] = 0,
 ) -> Any:
+    """Newest first: a rep's or a manager's team's quotes, all for an admin."""
     rows = await quotes.list_quotes(session=session, status=status, lead_id=lead_id,
-                                    author_id=author_id, limit=limit, offset=offset)
-    return [await view(session, q) for q in rows]
+                                    author_id=author_id, within=grant.where(Quote),
+                                    limit=limit, offset=offset)
+    return await views(session, rows)
 
 
 @router.get("/quotes/{quote_id}", response_model=QuoteOut)
-async def get_quote(quote: QuoteDep, session: SessionDep, _: SalesUser) -> Any:
+async def get_quote(quote: QuoteDep, session: SessionDep) -> Any:
     """The quote with its lines, totals and status history."""
     return await view(session, quote)
 
 
 @router.patch("/quotes/{quote_id}", response_model=QuoteOut)
-async def change_quote(
-    quote: QuoteToChange, body: QuotePatch, session: SessionDep, user: SalesUser
-) -> Any:
+async def change_quote(quote: QuoteToChange, body: QuotePatch, session: SessionDep) -> Any:
     """Only the author changes a quote, and only a draft or a rejected one."""
-    _only_author(quote, user, "change")
     _only_editable(quote)
     if body.contact_id is not None:
         await _check_contact(session, body.contact_id, quote.account_id)
@@ -214,7 +238,7 @@ async def change_quote(
 async def submit_quote(
     quote: QuoteToChange,
     session: SessionDep,
-    user: SalesUser,
+    user: CurrentUser,
     client: TemporalDep,
     state: StateDep,
     policies: PoliciesDep,
@@ -224,7 +248,6 @@ async def submit_quote(
 
     The quote is locked while this runs, so a double click submits once: the second click
     finds it submitted (409), or, while its approval is still starting, joins it."""
-    _only_author(quote, user, "submit")
     quote_id, settings = quote.id, state.settings
     if (kept := await once.answered(session)) is not None and kept.status_code:
         return Replay(kept).response()
@@ -277,10 +300,9 @@ async def _drive(
     await session.commit()  # the process writes the quote: don't hold the database meanwhile
     handle = client.get_workflow_handle(QUOTE_APPROVAL.workflow_id(quote_id))
     await processes.decide(
-        settings,
-        lambda: handle.start_update(update, arg, wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-                                    rpc_timeout=launcher.deadline(settings)),
+        settings, handle, update, arg, update_id=once.update_id,
         when_ended=lambda: Conflict(f"quote {quote_id} is {current}: no decision is pending"),
+        recorded=processes.recorded_status(session, Quote, quote_id),
     )
     answer = await _fresh(session, quote_id)
     await once.keep(session, status.HTTP_200_OK, answer)
@@ -289,7 +311,7 @@ async def _drive(
 
 @router.post("/quotes/{quote_id}/decision", response_model=QuoteOut)
 async def decide(
-    quote: QuoteDep, body: DecisionIn, session: SessionDep, user: SalesUser,
+    quote: QuoteDep, body: DecisionIn, session: SessionDep, user: CurrentUser,
     client: TemporalDep, state: StateDep, once: OnceDep,
 ) -> Any:
     """A manager of the team (never the author) approves or rejects, with a comment."""
@@ -300,7 +322,7 @@ async def decide(
 
 @router.post("/quotes/{quote_id}/send", response_model=QuoteOut)
 async def send(
-    quote: QuoteDep, session: SessionDep, user: SalesUser, client: TemporalDep,
+    quote: QuoteDep, session: SessionDep, user: CurrentUser, client: TemporalDep,
     state: StateDep, once: OnceDep,
 ) -> Any:
     """Send a validated quote to the customer (409 for any other status)."""
@@ -310,7 +332,7 @@ async def send(
 
 @router.post("/quotes/{quote_id}/customer-response", response_model=QuoteOut)
 async def customer_response(
-    quote: QuoteDep, body: CustomerResponseIn, session: SessionDep, user: MayRecordAnswer,
+    quote: QuoteDep, body: CustomerResponseIn, session: SessionDep, user: CurrentUser,
     client: TemporalDep, state: StateDep, once: OnceDep,
 ) -> Any:
     """The customer accepted (won: a sale is recorded) or declined (lost)."""
@@ -320,10 +342,7 @@ async def customer_response(
 
 
 @router.get("/approvals", response_model=list[QuoteOut])
-async def approvals(
-    session: SessionDep,
-    user: Annotated[User, Depends(requires(Role.SALES_MANAGER, Role.ADMIN))],
-) -> Any:
-    """The quotes waiting for the calling manager's decision."""
-    return [await view(session, q)
-            for q in await quotes.awaiting_decision_of(session=session, user=user)]
+async def approvals(session: SessionDep, grant: GrantDep) -> Any:
+    """The quotes waiting for the calling manager's decision: their team's, not their own."""
+    return await views(session, await quotes.awaiting_decision_of(
+        session=session, user=grant.user, within=grant.where(Quote)))

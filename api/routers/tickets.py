@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import replace
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 from pydantic import ConfigDict, EmailStr, Field, field_validator
-from temporalio.client import WorkflowUpdateStage
+from sqlalchemy.exc import IntegrityError
 
 from api import processes
-from api.deps import PoliciesDep, SessionDep, StateDep, TemporalDep, requires
+from api.access import OWN, GrantDep
+from api.deps import CurrentUser, PoliciesDep, SessionDep, StateDep, TemporalDep
 from api.idempotency import OnceDep, Replay
-from api.inputs import Id, In, Offset, Paragraphs, SingleLine
+from api.inputs import Filter, Id, In, Offset, Paragraphs, SingleLine
 from api.lookups import TicketDep
 from api.problems import invalid
 from api.ticket_views import (
@@ -34,7 +36,7 @@ from crm.support import NewTicket, record_ticket
 from workflows.contracts import Person
 from workflows.registry import SUPPORT_TICKET
 from workflows.roles import Role
-from workflows.support_ticket import FOR_THE_CUSTOMER, LEADS, SUPPORT, SupportTicket
+from workflows.support_ticket import SUPPORT, SupportTicket
 from workflows.support_types import (
     AgentReply,
     Assignment,
@@ -46,10 +48,6 @@ from workflows.support_types import (
 )
 
 router = APIRouter(tags=["tickets"])
-SupportUser = Annotated[User, Depends(requires(*SUPPORT))]
-LeadUser = Annotated[User, Depends(requires(*LEADS))]
-ForTheCustomer = Annotated[User, Depends(requires(*FOR_THE_CUSTOMER))]
-TheCustomer = Annotated[User, Depends(requires(Role.INTEGRATION, Role.ADMIN))]
 Text = Annotated[Paragraphs, Field(min_length=1, max_length=20000)]
 
 
@@ -105,7 +103,7 @@ class RatingIn(In):
 
 @router.post("/tickets", status_code=status.HTTP_201_CREATED, response_model=TicketDetail)
 async def open_ticket(
-    body: TicketIn, session: SessionDep, user: ForTheCustomer, client: TemporalDep,
+    body: TicketIn, session: SessionDep, user: CurrentUser, client: TemporalDep,
     state: StateDep, policies: PoliciesDep, once: OnceDep,
 ) -> Any:
     """Open a ticket and start its process: the customer is acknowledged at once, the ticket
@@ -115,13 +113,21 @@ async def open_ticket(
             await launcher.resume(session, client, state.settings, kept.workflow_id)
         return Replay(kept).response()
     await once.claim(session)
-    if body.invoice_id is not None and await session.get(Invoice, body.invoice_id) is None:
-        raise invalid("invoice_id", f"no invoice {body.invoice_id}")
+    if body.invoice_id is not None:
+        if await session.get(Invoice, body.invoice_id) is None:
+            raise invalid("invoice_id", f"no invoice {body.invoice_id}")
+        await _no_open_ticket_about(session, body.invoice_id)
     staff = user.role != Role.INTEGRATION
-    ticket, start = await record_ticket(session, state.settings, policies, NewTicket(
-        body.contact_email, body.subject, body.body, body.channel, body.category,
-        body.priority, body.contact_name, invoice_id=body.invoice_id,
-        by_user_id=user.id if staff else None))
+    try:
+        async with session.begin_nested():
+            ticket, start = await record_ticket(session, state.settings, policies, NewTicket(
+                body.contact_email, body.subject, body.body, body.channel, body.category,
+                body.priority, body.contact_name, invoice_id=body.invoice_id,
+                by_user_id=user.id if staff else None))
+    except IntegrityError:  # a ticket about the same invoice, opened at the same moment
+        if body.invoice_id is not None:
+            await _no_open_ticket_about(session, body.invoice_id)
+        raise
     answer = await detail(session, ticket.id, None)
     await once.keep(session, status.HTTP_201_CREATED, answer, workflow_id=start.workflow_id)
     await session.commit()
@@ -129,28 +135,36 @@ async def open_ticket(
     return answer
 
 
+async def _no_open_ticket_about(session: SessionDep, invoice_id: int) -> None:
+    """An invoice has one open ticket at a time (its dispute): a second one is refused."""
+    if (open_one := await tickets.open_dispute_of(session=session, invoice_id=invoice_id)):
+        raise Conflict(f"invoice_id: invoice {invoice_id} already has an open ticket, "
+                       f"{open_one.id}; add to it instead (POST /tickets/{open_one.id}/messages)")
+
+
 @router.get("/tickets", response_model=list[TicketOut])
 async def list_tickets(
     session: SessionDep,
-    user: SupportUser,
+    grant: GrantDep,
     queue: Annotated[tickets.Queue, Query(
         description="mine, team (my team's and the unassigned), unassigned, breaching "
-                    "(a running target due within `within_hours`), all")] = "all",
-    status: Annotated[str | None, Query(max_length=40)] = None,
-    category: Annotated[str | None, Query(max_length=64)] = None,
+                    "(a running target due within `within_hours`), all (all I may read)")]
+    = "all",
+    status: Annotated[Filter | None, Query(max_length=40)] = None,
+    category: Annotated[Filter | None, Query(max_length=64)] = None,
     within_hours: Annotated[float, Query(gt=0, le=24 * 30)] = 4,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[Offset, Query()] = 0,
 ) -> Any:
     rows = await tickets.list_tickets(
-        session=session, user=user, queue=queue, status=status, category=category,
+        session=session, user=grant.user, within=grant.where(Ticket), queue=queue,
+        status=status, category=category,
         breaching_within=timedelta(hours=within_hours), limit=limit, offset=offset)
     return [summary(t) for t in rows]
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketDetail)
-async def get_ticket(ticket: TicketDep, session: SessionDep, _: SupportUser,
-                     state: StateDep) -> Any:
+async def get_ticket(ticket: TicketDep, session: SessionDep, state: StateDep) -> Any:
     """The ticket with its messages, SLA clocks, tasks and status history."""
     ticket_id, view = ticket.id, None
     await session.commit()  # the process may be writing the ticket: don't hold the database
@@ -172,23 +186,15 @@ async def _drive(
     handle = client.get_workflow_handle(SUPPORT_TICKET.workflow_id(ticket_id))
     settings = state.settings
     view = await processes.decide(
-        settings,
-        lambda: handle.start_update(update, arg, wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-                                    rpc_timeout=launcher.deadline(settings)),
+        settings, handle, update, arg, update_id=once.update_id,
         when_ended=lambda: Conflict(f"ticket {ticket_id} is {current}: its process has "
                                     f"ended; write to support again to open a new ticket"),
+        recorded=processes.recorded_status(session, Ticket, ticket_id),
     )
     session.expire_all()
     answer = await detail(session, ticket_id, view)
     await once.keep(session, status.HTTP_200_OK, answer)
     return answer
-
-
-def _only_its_agent(ticket: Ticket, user: User, doing: str) -> None:
-    """Who before what: an agent acts on their own tickets (the process checks it too)."""
-    if user.role == Role.SUPPORT_AGENT and ticket.assignee_id not in (None, user.id):
-        raise Forbidden(f"ticket {ticket.id} is assigned to someone else: only they, or a "
-                        f"support lead, may {doing} it")
 
 
 def _person(user: User) -> Person:
@@ -197,35 +203,37 @@ def _person(user: User) -> Person:
 
 @router.post("/tickets/{ticket_id}/messages", response_model=TicketDetail)
 async def post_message(
-    ticket: TicketDep, body: MessageIn, session: SessionDep, user: ForTheCustomer,
+    ticket: TicketDep, body: MessageIn, session: SessionDep, grant: GrantDep,
     client: TemporalDep, state: StateDep, once: OnceDep,
 ) -> Any:
     """A customer message (from the website, chatbot, or support writing down a call), or an
-    agent's answer, which is emailed to the customer in the ticket's thread."""
+    agent's answer, which is emailed to the customer in the ticket's thread: support staff
+    answer the tickets they may work on (an agent: theirs or nobody's yet)."""
+    user = grant.user
     if body.author == "customer":
         return await _drive(session, ticket, client, state, once, SupportTicket.customer_message,
                             CustomerMessage(body.body, user.role, user.id))
     if user.role not in SUPPORT:
         raise Forbidden("only support staff answer as an agent")
-    _only_its_agent(ticket, user, "answer")
+    if user.role == Role.SUPPORT_AGENT:
+        await replace(grant, scope=OWN).check(session, Ticket, ticket.id, f"ticket {ticket.id}")
     return await _drive(session, ticket, client, state, once, SupportTicket.reply,
                         AgentReply(body.body, _person(user), user.role))
 
 
 @router.post("/tickets/{ticket_id}/request-info", response_model=TicketDetail)
 async def request_info(
-    ticket: TicketDep, body: InfoRequestIn, session: SessionDep, user: SupportUser,
+    ticket: TicketDep, body: InfoRequestIn, session: SessionDep, user: CurrentUser,
     client: TemporalDep, state: StateDep, once: OnceDep,
 ) -> Any:
     """Ask the customer for something: the ticket waits on the customer (clock paused)."""
-    _only_its_agent(ticket, user, "ask the customer about")
     return await _drive(session, ticket, client, state, once, SupportTicket.request_info,
                         InfoRequest(body.what, _person(user), user.role, body.check))
 
 
 @router.post("/tickets/{ticket_id}/assign", response_model=TicketDetail)
 async def assign(
-    ticket: TicketDep, body: AssignIn, session: SessionDep, user: LeadUser,
+    ticket: TicketDep, body: AssignIn, session: SessionDep, user: CurrentUser,
     client: TemporalDep, state: StateDep, once: OnceDep,
 ) -> Any:
     """A support lead gives the ticket to an agent."""
@@ -239,18 +247,17 @@ async def assign(
 
 @router.post("/tickets/{ticket_id}/resolve", response_model=TicketDetail)
 async def resolve(
-    ticket: TicketDep, body: ResolveIn, session: SessionDep, user: SupportUser,
+    ticket: TicketDep, body: ResolveIn, session: SessionDep, user: CurrentUser,
     client: TemporalDep, state: StateDep, once: OnceDep,
 ) -> Any:
     """Resolve the ticket: the customer gets the satisfaction survey."""
-    _only_its_agent(ticket, user, "resolve")
     return await _drive(session, ticket, client, state, once, SupportTicket.resolve,
                         Resolution(body.resolution, user.id, user.role, body.upheld))
 
 
 @router.post("/tickets/{ticket_id}/reopen", response_model=TicketDetail)
 async def reopen(
-    ticket: TicketDep, session: SessionDep, user: ForTheCustomer, client: TemporalDep,
+    ticket: TicketDep, session: SessionDep, user: CurrentUser, client: TemporalDep,
     state: StateDep, once: OnceDep, body: ReopenIn | None = None,
 ) -> Any:
     """Reopen a resolved ticket within its reopen window."""
@@ -261,7 +268,7 @@ async def reopen(
 
 @router.post("/tickets/{ticket_id}/rating", response_model=TicketDetail)
 async def rate(
-    ticket: TicketDep, body: RatingIn, session: SessionDep, user: TheCustomer,
+    ticket: TicketDep, body: RatingIn, session: SessionDep, user: CurrentUser,
     client: TemporalDep, state: StateDep, once: OnceDep,
 ) -> Any:
     """The customer's rating of a resolved ticket (1 to 5): it closes."""

@@ -48,6 +48,9 @@ class Side:
     seconds: float
     worker_bytes: int
     server_bytes: int
+    worker_cpu: float = 0.0
+    server_cpu: float = 0.0
+    """CPU seconds the worker and the server spent over the intake."""
 
     @property
     def rate(self) -> float:
@@ -60,6 +63,12 @@ class Side:
     @property
     def server_kib(self) -> float:
         return self.server_bytes / 1024 / max(self.queued, 1)
+
+    def cpu_note(self) -> str:
+        """CPU per process taken in: where a two-core machine's time goes."""
+        n = max(self.taken_in, 1)
+        return (f"CPU per process: worker {self.worker_cpu / n * 1000:.1f} ms, "
+                f"server {self.server_cpu / n * 1000:.1f} ms")
 
 
 async def measure(stack: Stack, loads: Loads) -> Outcome:
@@ -113,14 +122,18 @@ async def _side(stack: Stack, worker: str, queue: Callable[[], Awaitable[None]],
     worker_before, server_before = stack.rss(worker), stack.rss("temporal")
     async with stack.held(worker):
         await queue()
+        cpu_before = stack.cpu(worker), stack.cpu("temporal")
         released = time.time()
     seen = await arrivals.wait_for(keys, until=released + budget)
+    worker_cpu, server_cpu = (stack.cpu(worker) - cpu_before[0],
+                              stack.cpu("temporal") - cpu_before[1])
     finished = max(seen.values()) if len(seen) == len(keys) else released + budget
     await starting.terminate(stack, [wid for key, wid in keys.items() if key not in seen])
     await asyncio.sleep(SETTLE)
     stack.check_alive()
     return Side(len(keys), len(seen), finished - released,
-                stack.rss(worker) - worker_before, stack.rss("temporal") - server_before)
+                stack.rss(worker) - worker_before, stack.rss("temporal") - server_before,
+                worker_cpu, server_cpu)
 
 
 def _outcome(database: str, ours: Side, bare: Side, target: int) -> Outcome:
@@ -132,7 +145,7 @@ def _outcome(database: str, ours: Side, bare: Side, target: int) -> Outcome:
             Goal("ratio_at_least", 0.9),
             f"backlog, worker released: first welcome email vs first bare activity; "
             f"crmflow {counted(ours)} (target {target:,}, sized to the warm-up's rate), "
-            f"bare {counted(bare)}"),
+            f"bare {counted(bare)}; crmflow {ours.cpu_note()}; bare {bare.cpu_note()}"),
         Row("4 worker memory per open process", database, "KiB", ours.worker_kib,
             bare.worker_kib, Goal("ratio_at_most", 1.0),
             f"worker RSS growth / processes in ({ours.taken_in} crmflow, {bare.taken_in} bare);"

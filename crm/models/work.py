@@ -71,7 +71,8 @@ class OutboxEmail(Base, Timestamped):
     related_id: Mapped[int | None]
     workflow_id: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
-    """pending → sent; 'sending' while an SMTP conversation is under way."""
+    """pending → sent, or failed (for good: see ``last_error``); 'sending' while an SMTP
+    conversation is under way."""
     attempts: Mapped[int] = mapped_column(default=0)
     attempted_at: Mapped[datetime | None]
     """When the last SMTP conversation began: a later attempt waits until it cannot be alive."""

@@ -71,13 +71,24 @@ async def change_status(
 async def history_of(
     *, session: AsyncSession, object_type: str, object_id: int
 ) -> list[StatusChange]:
-    return list(
-        await session.scalars(
+    found = await histories_of(session=session, object_type=object_type, object_ids=[object_id])
+    return found[object_id]
+
+
+async def histories_of(
+    *, session: AsyncSession, object_type: str, object_ids: list[int]
+) -> dict[int, list[StatusChange]]:
+    """The status histories of many objects of one type, in one query (for lists)."""
+    found: dict[int, list[StatusChange]] = {object_id: [] for object_id in object_ids}
+    if object_ids:
+        for change in await session.scalars(
             select(StatusChange)
-            .where(StatusChange.object_type == object_type, StatusChange.object_id == object_id)
+            .where(StatusChange.object_type == object_type,
+                   StatusChange.object_id.in_(object_ids))
             .order_by(StatusChange.id)
-        )
-    )
+        ):
+            found[change.object_id].append(change)
+    return found
 
 
 def _note_on_quote(quote: Quote, change: StatusChange, holds_until: datetime | None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.errors import NotFound
@@ -43,13 +43,21 @@ async def list_leads(
     owner_id: int | None = None,
     team_id: int | None = None,
     email: str | None = None,
+    within: ColumnElement[bool] = true(),
     limit: int = 50,
     offset: int = 0,
 ) -> list[Lead]:
-    query = where_given(select(Lead), {
+    """Newest first; ``within``: only these (a caller's scope, ``crm.repo.scopes``)."""
+    query = where_given(select(Lead).where(within), {
         Lead.status: status, Lead.owner_id: owner_id, Lead.team_id: team_id, Lead.email: email
     })
     return list(await session.scalars(query.order_by(Lead.id.desc()).limit(limit).offset(offset)))
+
+
+async def sales_teams(*, session: AsyncSession) -> list[Team]:
+    """The teams that take leads: those with an active sales rep to follow them, by id."""
+    reps = select(User.team_id).where(User.active, User.role == Role.SALES_REP.value)
+    return list(await session.scalars(select(Team).where(Team.id.in_(reps)).order_by(Team.id)))
 
 
 async def add_event(
@@ -74,21 +82,22 @@ async def assign_sales_rep(
     """The lead's owner; if it has none, the next active rep of its team by the rule.
 
     Round-robin takes the team's reps in turn; least-loaded takes the rep with the fewest
-    open tasks and active leads. A lead without a team is spread over all active reps by
-    load. None when no active rep can take it.
+    open tasks and active leads. None when no active rep of its team can take it, and for
+    a lead without a team (the API gives every new lead one): never another team's rep.
     """
     lead = await session.get(Lead, lead_id, with_for_update=True)
     if lead is None:
         raise NotFound("lead", lead_id)
     if lead.owner_id is not None:
         return await session.get(User, lead.owner_id)
-    reps_query = select(User).where(User.active, User.role == Role.SALES_REP.value)
-    if lead.team_id is not None:
-        reps_query = reps_query.where(User.team_id == lead.team_id)
-    reps = list(await session.scalars(reps_query.order_by(User.id)))
+    if lead.team_id is None:
+        return None
+    reps = list(await session.scalars(select(User).where(
+        User.active, User.role == Role.SALES_REP.value, User.team_id == lead.team_id,
+    ).order_by(User.id)))
     if not reps:
         return None
-    if rule == "round_robin" and lead.team_id is not None:
+    if rule == "round_robin":
         team = await session.get(Team, lead.team_id, with_for_update=True)
         assert team is not None
         after = [r for r in reps if team.last_assigned_user_id is not None

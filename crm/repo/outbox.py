@@ -1,4 +1,10 @@
-"""The email outbox: one row per email purpose, so a message is sent once whatever retries."""
+"""The email outbox: one row per email purpose, so a message is sent once whatever retries.
+
+A row goes ``pending`` → ``sending`` (an SMTP conversation under way) → ``sent``, or to
+``failed`` when no retry can deliver it: the server refused it for good (a 5xx answer, such
+as 550 unknown user) or the data cannot make an email. A failed row keeps the reason in
+``last_error``, and the person who answers for the object the email is about gets a task.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,18 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.models import OutboxEmail
+from crm.models import Invoice, Lead, OutboxEmail, Project, Quote, Task, Ticket, User
 from crm.models.base import utcnow
+from crm.repo.people import active_users
 from crm.repo.query import by_idempotency_key, where_given
+from crm.repo.tasks import create_task
+from workflows.roles import Role
+
+STATUSES = ("pending", "sending", "sent", "failed")
+"""An outbox row's statuses; ``sent`` and ``failed`` are final."""
+FINAL = ("sent", "failed")
+UNDELIVERED_TASK = "email_failed"
+"""The kind of the task an email that failed for good gives its object's owner."""
 
 
 async def find(*, session: AsyncSession, idempotency_key: str) -> OutboxEmail | None:
@@ -41,11 +56,63 @@ async def mark_sent(*, session: AsyncSession, email_id: int) -> bool:
 
 async def mark_failed(
     *, session: AsyncSession, email_id: int, error: str, permanent: bool
-) -> None:
+) -> Task | None:
+    """Record why an attempt failed. A transient failure leaves the row ``pending`` for the
+    next attempt; a permanent one makes it ``failed`` and gives the owner of the email's
+    object a task (once per email): the task, then."""
     email = await session.get(OutboxEmail, email_id)
     assert email is not None
-    email.status = "refused" if permanent else "pending"
     email.last_error = error[:2000]
+    if not permanent:
+        email.status = "pending"
+        return None
+    email.status = "failed"
+    owner = await owner_of(session=session, related_type=email.related_type,
+                           related_id=email.related_id)
+    return await create_task(
+        session=session,
+        kind=UNDELIVERED_TASK,
+        title=f"Email not delivered to {email.recipient}: {email.subject}"[:300],
+        description=f"{email.subject!r} to {email.recipient} could not be delivered: "
+                    f"{email.last_error}. Reach them another way, or correct the address.",
+        assignee_id=owner,
+        related_type=email.related_type,
+        related_id=email.related_id,
+        workflow_id=email.workflow_id,
+        idempotency_key=f"{email.idempotency_key}:{UNDELIVERED_TASK}",
+    )
+
+
+async def owner_of(
+    *, session: AsyncSession, related_type: str | None, related_id: int | None
+) -> int | None:
+    """Who answers for an email's object: the lead's rep, the quote's author, the project's
+    manager, the invoice's accountant (who issued it, else the first accountant), the
+    ticket's agent (else the first support lead); failing those, the first admin."""
+    owner: int | None = None
+    if related_id is not None:
+        if related_type == "lead":
+            owner = await session.scalar(select(Lead.owner_id).where(Lead.id == related_id))
+        elif related_type == "quote":
+            owner = await session.scalar(select(Quote.author_id).where(Quote.id == related_id))
+        elif related_type == "project":
+            owner = await session.scalar(
+                select(Project.manager_id).where(Project.id == related_id))
+        elif related_type == "invoice":
+            owner = await session.scalar(
+                select(Invoice.issued_by_id).join(User, User.id == Invoice.issued_by_id)
+                .where(Invoice.id == related_id, User.active, User.role == Role.ACCOUNTANT))
+            owner = owner or await _first(session, Role.ACCOUNTANT)
+        elif related_type == "ticket":
+            owner = await session.scalar(
+                select(Ticket.assignee_id).where(Ticket.id == related_id))
+            owner = owner or await _first(session, Role.SUPPORT_LEAD)
+    return owner or await _first(session, Role.ADMIN)
+
+
+async def _first(session: AsyncSession, role: Role) -> int | None:
+    found = await active_users(session=session, roles=[role])
+    return found[0].id if found else None
 
 
 async def list_emails(
@@ -55,12 +122,14 @@ async def list_emails(
     related_type: str | None = None,
     related_id: int | None = None,
     purpose: str | None = None,
+    status: str | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> list[OutboxEmail]:
     query = where_given(select(OutboxEmail), {
         OutboxEmail.recipient: recipient, OutboxEmail.related_type: related_type,
         OutboxEmail.related_id: related_id, OutboxEmail.purpose: purpose,
+        OutboxEmail.status: status,
     })
     query = query.order_by(OutboxEmail.id.desc()).limit(limit).offset(offset)
     return list(await session.scalars(query))

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
 import structlog
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.errors import Conflict, NotFound
@@ -20,20 +20,21 @@ from crm.models import (
     Project,
     ProjectMember,
     ProjectTemplate,
-    Sale,
     Timesheet,
     User,
 )
 from crm.models.base import utcnow
 from crm.project_templates import BUILT_IN, as_json, from_json
 from crm.project_templates import ProjectTemplate as Template
+from crm.repo import scopes
+from crm.repo.scopes import Scope
 from workflows.dunning_ladder import cents
 
 log = structlog.get_logger(__name__)
 
 OPEN = ("planned", "active", "delivered")
 ENDED = ("closed", "cancelled")
-Scope = Literal["mine", "team", "all"]
+Listing = Literal["mine", "team", "all"]
 HOUR_PART = Decimal("0.01")
 W = TypeVar("W", Timesheet, Expense)
 
@@ -109,18 +110,15 @@ async def get_milestone(*, session: AsyncSession, project: Project, milestone_id
 
 
 async def list_projects(
-    *, session: AsyncSession, user: User, scope: Scope = "all", status: str | None = None,
-    limit: int = 50, offset: int = 0,
+    *, session: AsyncSession, user: User, scope: Listing = "all",
+    within: ColumnElement[bool] = true(), status: str | None = None, limit: int = 50,
+    offset: int = 0,
 ) -> list[Project]:
-    """Newest first. mine: the user manages the project or works on it; team: the projects
-    of the sales of the user's team."""
-    query = select(Project)
-    if scope == "mine":
-        on_it = select(ProjectMember.project_id).where(ProjectMember.user_id == user.id)
-        query = query.where(or_(Project.manager_id == user.id, Project.id.in_(on_it)))
-    elif scope == "team":
-        sales = select(Sale.id).where(Sale.team_id == user.team_id)
-        query = query.where(Project.sale_id.in_(sales))
+    """Newest first, ``within`` what the user may read. mine: the user manages the project
+    or works on it; team: those and the projects of their team's sales (``crm.repo.scopes``).
+    """
+    shown = {"mine": Scope.OWN, "team": Scope.TEAM, "all": Scope.ALL}[scope]
+    query = select(Project).where(within, scopes.within(Project, user, shown))
     if status:
         query = query.where(Project.status == status)
     query = query.order_by(Project.id.desc()).limit(limit).offset(offset)

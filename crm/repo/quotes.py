@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.errors import NotFound
 from crm.models import Quote, QuoteLine, Sale, User
 from crm.repo.query import where_given
-from workflows.roles import Role
 
 CENT = Decimal("0.01")
 EDITABLE = ("draft", "rejected")
@@ -97,27 +96,25 @@ async def list_quotes(
     status: str | None = None,
     lead_id: int | None = None,
     author_id: int | None = None,
+    within: ColumnElement[bool] = true(),
     limit: int = 50,
     offset: int = 0,
 ) -> list[Quote]:
-    query = where_given(select(Quote), {
+    """Newest first; ``within``: only these (a caller's scope, ``crm.repo.scopes``)."""
+    query = where_given(select(Quote).where(within), {
         Quote.status: status, Quote.lead_id: lead_id, Quote.author_id: author_id
     })
     return list(await session.scalars(query.order_by(Quote.id.desc()).limit(limit).offset(offset)))
 
 
-async def awaiting_decision_of(*, session: AsyncSession, user: User) -> list[Quote]:
-    """Quotes waiting for this manager (their team's, not their own) or, escalated, an admin."""
-    query = select(Quote).where(Quote.author_id != user.id)
-    if user.role == Role.ADMIN:
-        query = query.where(Quote.status.in_(AWAITING_DECISION))
-    elif user.role == Role.SALES_MANAGER:
-        query = query.where(Quote.status.in_(AWAITING_DECISION))
-        if user.team_id is not None:
-            query = query.where(Quote.team_id == user.team_id)
-    else:
-        return []
-    return list(await session.scalars(query.order_by(Quote.id)))
+async def awaiting_decision_of(
+    *, session: AsyncSession, user: User, within: ColumnElement[bool] = true(),
+) -> list[Quote]:
+    """Quotes waiting for this user's decision, oldest first: pending or escalated, not
+    their own, ``within`` their reach (a manager's team's, an admin's all)."""
+    return list(await session.scalars(select(Quote).where(
+        Quote.author_id != user.id, Quote.status.in_(AWAITING_DECISION), within,
+    ).order_by(Quote.id)))
 
 
 async def create_sale(*, session: AsyncSession, quote_id: int) -> Sale:

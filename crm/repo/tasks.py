@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.errors import Conflict, NotFound
@@ -63,10 +63,13 @@ async def list_tasks(
     kind: str | None = None,
     related_type: str | None = None,
     related_id: int | None = None,
+    within: ColumnElement[bool] = true(),
     limit: int = 100,
     offset: int = 0,
 ) -> list[Task]:
-    query = where_given(select(Task), {
+    """Those with a due date first, soonest first; ``within``: only these (a caller's scope,
+    ``crm.repo.scopes``)."""
+    query = where_given(select(Task).where(within), {
         Task.assignee_id: assignee_id, Task.status: status, Task.kind: kind,
         Task.related_type: related_type, Task.related_id: related_id,
     })

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +14,9 @@ from crm.errors import NotFound
 from crm.models import OutboxEmail, Ticket, TicketMessage, User, UserSkill
 from crm.models.base import utcnow
 from crm.models.support import OPEN_TICKET_STATUSES
+from crm.repo import scopes
 from crm.repo.query import where_given
+from crm.repo.scopes import Scope
 from workflows.roles import Role
 
 Queue = Literal["mine", "team", "unassigned", "breaching", "all"]
@@ -108,6 +110,7 @@ async def list_tickets(
     *,
     session: AsyncSession,
     user: User,
+    within: ColumnElement[bool] = true(),
     queue: Queue = "all",
     status: str | None = None,
     category: str | None = None,
@@ -115,16 +118,16 @@ async def list_tickets(
     limit: int = 50,
     offset: int = 0,
 ) -> list[Ticket]:
-    """A queue as support works it: mine, my team's (with the unassigned), unassigned, or
-    those whose running SLA target falls due within ``breaching_within`` (soonest first)."""
-    query = where_given(select(Ticket), {Ticket.status: status, Ticket.category: category})
+    """A queue as support works it, ``within`` what the user may read: mine, my team's
+    (with the unassigned, ``crm.repo.scopes``), unassigned, those whose running SLA target
+    falls due within ``breaching_within`` (soonest first), or all."""
+    query = where_given(select(Ticket).where(within),
+                        {Ticket.status: status, Ticket.category: category})
     open_ = Ticket.status.in_(OPEN_TICKET_STATUSES)
     if queue == "mine":
         query = query.where(Ticket.assignee_id == user.id, open_)
     elif queue == "team":
-        team = select(User.id).where(User.team_id == user.team_id)
-        query = query.where(open_, or_(Ticket.assignee_id.is_(None),
-                                       Ticket.assignee_id.in_(team)))
+        query = query.where(open_, scopes.within(Ticket, user, Scope.TEAM))
     elif queue == "unassigned":
         query = query.where(open_, Ticket.assignee_id.is_(None))
     elif queue == "breaching":

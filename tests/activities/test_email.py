@@ -21,11 +21,12 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.email import EmailActivities, SmtpMailer, message_id, render
 from crm import db
-from crm.models import OutboxEmail
+from crm.models import OutboxEmail, Task
 from crm.models.base import utcnow
 from crm.repo import outbox
 from crm.settings import Settings
 from crmflow.mail_sink import MailSink
+from tests import factories
 from tests.conftest import free_port
 from tests.faults import TcpProxy
 from workflows.contracts import EmailOutcome, EmailToSend
@@ -96,9 +97,12 @@ class RefusingServer:
         return "550 5.1.1 no such mailbox"
 
 
-async def test_a_refused_address_is_recorded_and_not_retried(
+async def test_a_refused_address_fails_for_good_and_its_owner_gets_a_task(
     sessions: db.Sessions, settings: Settings, activity_env: ActivityEnvironment,
 ) -> None:
+    team = await factories.sales_team(sessions)
+    lead = await factories.lead(sessions, owner_id=team.rep.id)
+    assert lead.id == WELCOME.related_id
     port = free_port()
     controller = Controller(RefusingServer(), hostname="127.0.0.1", port=port)
     controller.start()
@@ -112,7 +116,13 @@ async def test_a_refused_address_is_recorded_and_not_retried(
     assert outcome.status == "refused" and "no such mailbox" in (outcome.detail or "")
     assert again.status == "refused"
     [row] = await outbox_rows(sessions)
-    assert (row.status, row.attempts) == ("refused", 1)
+    assert (row.status, row.attempts) == ("failed", 1)
+    assert row.last_error is not None and "no such mailbox" in row.last_error
+    async with db.unit_of_work(sessions) as session:
+        [task] = await session.scalars(select(Task))
+    assert (task.kind, task.assignee_id, task.related_type, task.related_id) == (
+        "email_failed", team.rep.id, "lead", lead.id)
+    assert "no such mailbox" in (task.description or "")
 
 
 async def test_an_attempt_still_talking_to_the_server_is_not_doubled(
@@ -274,4 +284,4 @@ async def test_an_email_that_cannot_be_built_is_refused_and_the_process_goes_on(
     assert outcome.detail is not None and outcome.detail.startswith("the email cannot be built")
     assert sink.messages == []
     [row] = await outbox_rows(sessions)
-    assert (row.status, row.attempts) == ("refused", 1)
+    assert (row.status, row.attempts) == ("failed", 1)

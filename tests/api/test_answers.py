@@ -5,6 +5,7 @@ process together, or not at all."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,13 +13,15 @@ import pytest
 from sqlalchemy import func, select
 from temporalio.testing import WorkflowEnvironment
 
+from api.idempotency import Once, fingerprint
 from crm import db
-from crm.models import LeadEvent, OutboxEmail
+from crm.models import LeadEvent, OutboxEmail, Quote
 from crmflow.mail_sink import MailSink
 from tests import factories
 from tests.api.conftest import Api, running_api
 from tests.conftest import free_port
 from tests.faults import TcpProxy
+from workflows.quote_approval import ManagerDecision, QuoteApproval
 
 JANE = {"name": "Jane Buyer", "email": "jane@acme.example", "company": "Acme"}
 
@@ -69,7 +72,8 @@ async def test_who_may_act_is_checked_before_what_the_status_allows(api: Api) ->
     own = await api.call("POST", f"/quotes/{quote.id}/decision", "rep",
                          json={"approve": True})
     assert own.status_code == 403
-    assert own.json()["detail"] == "the author of a quote cannot approve or reject it"
+    assert own.json()["detail"] == ("role sales_rep may not POST /quotes/{quote_id}/decision; "
+                                    "it needs one of: sales_manager, admin")
     foreign = await api.call("POST", f"/quotes/{quote.id}/decision", "foreign_manager",
                              json={"approve": True})
     assert foreign.status_code == 403
@@ -109,3 +113,59 @@ async def test_an_event_that_cannot_reach_its_process_is_not_kept_so_a_retry_cou
         assert retried.json()["process"] == "signalled"
         async with db.unit_of_work(api.sessions) as session:
             assert await session.scalar(select(func.count(LeadEvent.id))) == 1
+
+
+async def test_a_decision_retried_under_its_key_after_a_lost_answer_is_not_refused(
+    api: Api,
+) -> None:
+    """The worker died while the process was deciding: the manager's first request got 503
+    and kept no answer, but the process did decide. The retry, under the same key, names the
+    same update and gets that decision's outcome — not a 409 saying it was decided."""
+    lead = await factories.qualified_lead(api.sessions, api.team.rep)
+    quote = await factories.quote(api.sessions, lead, api.team.rep, discount_pct="25")
+    assert (await api.call("POST", f"/quotes/{quote.id}/submit", "rep")).status_code == 200
+    url, body = f"/quotes/{quote.id}/decision", {"approve": True, "comment": "fine"}
+    manager, key = api.team.manager, "approve-quote-1"
+    first = Once(key, manager, fingerprint("POST", url, json.dumps(body).encode()))
+    handle = api.temporal.get_workflow_handle(f"quote-{quote.id}")
+    await handle.execute_update(QuoteApproval.decide, ManagerDecision(
+        True, manager.id, manager.role, manager.team_id, "fine"), id=first.update_id)
+
+    retried = await api.call("POST", url, "manager", json=body,
+                             headers={"Idempotency-Key": key})
+    assert retried.status_code == 200, retried.text
+    assert (retried.json()["status"], retried.json()["decided_by_id"]) == (
+        "validated", manager.id)
+    again = await api.call("POST", url, "manager", json=body)  # no key: a new decision
+    assert again.status_code == 409
+    await handle.terminate("test over")
+
+
+async def test_a_decision_waits_for_a_process_catching_up_with_its_record(api: Api) -> None:
+    """A worker recorded 'validated' in the CRM, then died before Temporal kept the change:
+    the replaying process still says pending_approval while the rep, reading the quote, sees
+    it validated and sends it. The send waits for the process to catch up, and is applied —
+    not refused against a status the rep no longer sees."""
+    lead = await factories.qualified_lead(api.sessions, api.team.rep)
+    quote = await factories.quote(api.sessions, lead, api.team.rep, discount_pct="25")
+    assert (await api.call("POST", f"/quotes/{quote.id}/submit", "rep")).status_code == 200
+    async with db.unit_of_work(api.sessions) as session:  # the dead worker's record
+        (await session.get(Quote, quote.id)).status = "validated"  # type: ignore[union-attr]
+
+    sending = asyncio.create_task(api.call("POST", f"/quotes/{quote.id}/send", "rep",
+                                           headers={"Idempotency-Key": "send-quote-1"}))
+    await asyncio.sleep(1.5)  # the send has been refused once by now, and asks again
+    assert not sending.done()
+    manager = api.team.manager
+    handle = api.temporal.get_workflow_handle(f"quote-{quote.id}")
+    await handle.execute_update(QuoteApproval.decide, ManagerDecision(
+        True, manager.id, manager.role, manager.team_id, "fine"))  # the process catches up
+
+    sent = await sending
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["status"] == "sent"
+    # A refusal the record agrees with is answered at once, as before.
+    again = await api.call("POST", f"/quotes/{quote.id}/send", "rep")
+    assert again.status_code == 409
+    assert again.json()["detail"].startswith(f"quote {quote.id} is sent")
+    await handle.terminate("test over")

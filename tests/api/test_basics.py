@@ -47,7 +47,8 @@ async def test_a_role_without_the_right_gets_403_naming_the_roles(api: Api) -> N
     response = await api.call("GET", "/emails", "rep")
     assert response.status_code == 403
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["detail"] == "role sales_rep may not do this; it needs one of: admin"
+    assert response.json()["detail"] == (
+        "role sales_rep may not GET /emails; it needs one of: admin")
     assert (await api.call("GET", "/leads", "accountant")).status_code == 403
 
 

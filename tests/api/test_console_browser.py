@@ -1,8 +1,14 @@
 """The console in a real browser: Debian's Chromium driven by Playwright (its own browsers are
 never downloaded). A manager approves a quote the rep is looking at, and the rep's page shows
 it validated by itself; a rep's self-approval is refused on screen; a post without the form's
-CSRF token is refused. Every page is saved as a screenshot (phone and desktop) in
-``.artifacts/console/``."""
+CSRF token is refused; an accountant records a payment and the invoice shows paid by itself
+when the customer pays the rest; a support agent answers a ticket on a phone with the
+keyboard alone and sees the customer's reply arrive. Every page is saved as a screenshot
+(phone and desktop) in ``.artifacts/console/``; each new page is checked for a label on every
+control and for fitting a 375 px screen.
+
+The browser tests run on SQLite only: the HTTP tests (test_console.py) run the same pages on
+both databases, and the browser adds what only a browser shows."""
 
 from __future__ import annotations
 
@@ -18,13 +24,27 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from tests import factories
 from tests.api.conftest import Api
+from tests.api.test_console import api_says
+from tests.api.test_invoices import issue, pay
+from tests.api.test_tickets import _assigned, opened, support_tokens
 from tests.conftest import free_port
 from tests.waiting import eventually
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("database_url", ["sqlite"],
+                                                      indirect=True)]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("CRMFLOW_TEST_ARTIFACTS", ".artifacts")) / "console"
 PHONE = {"width": 375, "height": 740}
+DESKTOP = {"width": 1280, "height": 800}
+UNLABELLED = """() => Array.from(document.querySelectorAll(
+    'input:not([type=hidden]), select, textarea')).filter(
+    (c) => !c.labels.length && !c.getAttribute('aria-label')).map((c) => c.name)"""
+UNCHANGED = """async () => {  // what the page's script compares before it swaps <main>
+    const answer = await fetch(location.href, {headers: {'X-Console-Part': 'main'}});
+    const fresh = document.createElement('template');
+    fresh.innerHTML = await answer.text();
+    return fresh.innerHTML.trim() === document.getElementById('main').innerHTML.trim();
+}"""
 
 
 @pytest.fixture
@@ -68,6 +88,19 @@ async def sign_in(browser: Browser, base: str, token: str, **viewport: int) -> P
 async def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+
+async def check(page: Page, name: str) -> None:
+    """A label on every control, the page left as it is while nothing changes, and on a
+    phone nothing wider than the screen; a screenshot on each."""
+    assert await page.evaluate(UNLABELLED) == []
+    assert await page.evaluate(UNCHANGED), "the page would be redrawn though nothing changed"
+    before = page.viewport_size or DESKTOP
+    for size, suffix in ((DESKTOP, "desktop"), (PHONE, "phone")):
+        await page.set_viewport_size(size)  # type: ignore[arg-type]
+        assert await page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+        await shot(page, f"{name}-{suffix}")
+    await page.set_viewport_size(before)  # type: ignore[arg-type]
 
 
 async def test_a_manager_approves_and_the_reps_page_shows_it_validated(
@@ -120,8 +153,8 @@ async def test_a_self_approval_is_refused_on_screen_and_csrf_is_required(
 
     await rep.goto(f"{console}/console/quotes/{quote.id}")
     await rep.get_by_role("button", name="Approve").click()
-    await expect(rep.get_by_role("alert")).to_contain_text(
-        "the author of a quote cannot approve or reject it")
+    await expect(rep.get_by_role("alert")).to_have_text(f"Quote {quote.id}: " + await api_says(
+        api, "rep", "POST", f"/quotes/{quote.id}/decision", approve=True))
     await shot(rep, "self-approval-refused")
 
     forged = await rep.request.post(f"{console}/console/quotes/{quote.id}/decision",
@@ -129,3 +162,82 @@ async def test_a_self_approval_is_refused_on_screen_and_csrf_is_required(
     assert forged.status == 403
     assert (await api.call("GET", f"/quotes/{quote.id}", "rep")).json()["status"] == (
         "pending_approval")
+
+
+async def test_an_accountant_records_a_payment_and_the_invoice_shows_paid_by_itself(
+    api: Api, console: str, browser: Browser,
+) -> None:
+    invoice = await issue(api)
+    contested = await issue(api)
+    await api.call("POST", f"/invoices/{contested['id']}/dispute", "website",
+                   json={"reason": "we never ordered this"})
+    carl = await sign_in(browser, console, api.tokens["accountant"], **DESKTOP)
+    needing = carl.get_by_role("region", name="Invoices needing my action")
+    await expect(needing).to_contain_text(f"Invoice {contested['number']}")
+    await expect(carl.get_by_role("link", name="Invoices 1 need your action")).to_be_visible()
+    await check(carl, "my-work-accountant")
+
+    await carl.get_by_role("link", name="Invoices").click()
+    await expect(carl.get_by_role("heading", name="Invoices")).to_be_visible()
+    await check(carl, "invoices")
+    await carl.get_by_role("link", name=f"Invoice {invoice['number']}").click()
+    await expect(carl.locator('[aria-current="step"]')).to_have_attribute("data-status", "open")
+    await check(carl, "invoice")
+
+    await carl.get_by_label("Amount (EUR)").fill("200.00")
+    await carl.get_by_label("Payment reference").fill("BANK-1")
+    await carl.get_by_role("button", name="Record the payment").click()
+    await expect(carl.get_by_role("status")).to_have_text("Payment recorded.")
+    await expect(carl.get_by_text("open balance 400.00 EUR")).to_be_visible()
+    await expect(carl.get_by_role("cell", name="BANK-1")).to_be_visible()
+    await shot(carl, "invoice-payment-recorded")
+
+    # The payment provider pays the rest: the page, untouched, shows the invoice paid.
+    assert (await pay(api, invoice["id"], "400.00", "PSP-7")).status_code == 201
+    await expect(carl.locator('[aria-current="step"]')).to_have_attribute(
+        "data-status", "paid", timeout=15_000)
+    await expect(carl.get_by_role("heading", name="What you can do")).to_have_count(0)
+    await shot(carl, "invoice-paid")
+
+    await carl.goto(f"{console}/console/invoices/{contested['id']}")
+    await check(carl, "invoice-disputed")
+
+
+async def test_a_support_agent_answers_a_ticket_on_a_phone_with_the_keyboard(
+    api: Api, console: str, browser: Browser,
+) -> None:
+    await support_tokens(api)
+    ticket = await opened(api)
+    await eventually(lambda: _assigned(api, ticket["id"]))
+    sam = await sign_in(browser, console, api.tokens["sam"], **PHONE)
+    card = sam.locator(f"#ticket-{ticket['id']}")
+    await expect(card).to_contain_text("Cannot log in")
+    first_response = card.get_by_role("listitem").filter(has_text="First response")
+    await expect(first_response).to_contain_text("running")
+    await expect(first_response).to_contain_text("of working time left · target 2 h")
+    await check(sam, "my-work-agent")
+
+    await sam.get_by_role("link", name="Tickets 1 assigned to you").click()
+    await expect(sam.get_by_label("Queue")).to_have_value("mine")
+    await check(sam, "tickets")
+    await sam.get_by_role("link", name=f"Ticket {ticket['id']}: Cannot log in").click()
+    await expect(sam.locator('[aria-current="step"]')).to_have_attribute("data-status", "open")
+    await check(sam, "ticket")
+
+    await sam.get_by_label("Your answer").focus()
+    await sam.keyboard.type("We reset your password: try again.")
+    await sam.keyboard.press("Tab")
+    await expect(sam.get_by_role("button", name="Send the answer")).to_be_focused()
+    await sam.keyboard.press("Enter")
+    await expect(sam.get_by_role("status")).to_have_text("Answer sent to the customer.")
+    clocks = sam.get_by_role("list", name="SLA clocks")
+    await expect(clocks.get_by_role("listitem").filter(has_text="First response")
+                 ).to_contain_text("met")
+    await expect(sam.get_by_text("We reset your password: try again.")).to_be_visible()
+
+    # The customer answers by email: the agent's page shows it by itself.
+    assert (await api.call("POST", f"/tickets/{ticket['id']}/messages", "website",
+                           json={"from": "customer", "body": "It works, thanks!"})
+            ).status_code == 200
+    await expect(sam.get_by_text("It works, thanks!")).to_be_visible(timeout=15_000)
+    await shot(sam, "ticket-answered-phone")

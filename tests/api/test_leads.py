@@ -152,7 +152,8 @@ async def test_qualification_gate_names_what_is_missing_and_changes_nothing(api:
     other = await api.call("POST", f"/leads/{lead['id']}/qualify", "other_rep",
                            json={"qualified": True, "need": "a CRM", "budget": 9000})
     assert other.status_code == 403
-    assert other.json()["detail"] == "this lead belongs to another sales rep"
+    assert other.json()["detail"] == (f"lead {lead['id']} is not yours: role sales_rep may "
+                                      "POST /leads/{lead_id}/qualify on their own only")
 
 
 async def test_qualified_lead_becomes_an_opportunity(api: Api) -> None:

@@ -63,11 +63,11 @@ async def test_unknown_process_is_404_and_bad_filters_are_422(api: Api) -> None:
 
 
 def test_the_visibility_query_is_the_one_an_engineer_types() -> None:
-    assert visibility_query("invoice_dunning", "in_collections", None, None) == (
+    assert visibility_query(["invoice_dunning"], "in_collections", None, None) == (
         'CrmProcess = "invoice_dunning" AND CrmStatus = "in_collections"'
     )
     every = ", ".join(f'"{name}"' for name in PROCESS_NAMES)
     assert "lead_to_sale" in PROCESS_NAMES and "invoice_dunning" in PROCESS_NAMES
-    assert visibility_query(None, None, "42", "7") == (
+    assert visibility_query(PROCESS_NAMES, None, "42", "7") == (
         f'CrmProcess IN ({every}) AND CrmCustomerId = "42" AND CrmOwner = "7"'
     )

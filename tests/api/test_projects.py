@@ -111,7 +111,12 @@ async def test_who_may_act_is_checked_before_what_the_status_allows(api: Api) ->
     project_id, [kick_off, *_] = body["id"], [m["id"] for m in body["milestones"]]
     await eventually(lambda: _active(api, project_id))
 
-    refused = await complete(api, project_id, kick_off, "other_rep")
+    outsider = await complete(api, project_id, kick_off, "other_rep")  # not on the project
+    assert outsider.status_code == 403
+    assert outsider.json()["detail"] == (
+        f"project {project_id} is not yours: role sales_rep may "
+        "POST /projects/{project_id}/milestones/{milestone_id}/complete on their own only")
+    refused = await complete(api, project_id, kick_off, "rep")  # on it, not the owner
     assert refused.status_code == 403
     assert refused.json()["detail"] == ("only the project manager (Maria) or the milestone's "
                                         "owner (Maria) completes milestone Kick-off workshop")

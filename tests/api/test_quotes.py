@@ -125,10 +125,14 @@ async def test_big_discount_locks_the_quote_until_a_manager_decides(api: Api) ->
     own = await api.call("POST", f"/quotes/{quote_id}/decision", "rep",
                          json={"approve": True})
     assert own.status_code == 403
-    assert own.json()["detail"] == "the author of a quote cannot approve or reject it"
+    assert own.json()["detail"] == ("role sales_rep may not POST /quotes/{quote_id}/decision; "
+                                    "it needs one of: sales_manager, admin")
     foreign = await api.call("POST", f"/quotes/{quote_id}/decision", "foreign_manager",
                              json={"approve": True})
     assert foreign.status_code == 403
+    assert foreign.json()["detail"] == (
+        f"quote {quote_id} is not your team's: role sales_manager may "
+        "POST /quotes/{quote_id}/decision on their team's only")
 
     waiting = (await api.call("GET", "/approvals", "manager")).json()
     assert [q["id"] for q in waiting] == [quote_id]
@@ -149,6 +153,21 @@ async def test_big_discount_locks_the_quote_until_a_manager_decides(api: Api) ->
         f"quote {quote_id} is validated (strategic account), so it cannot be approved or "
         f"rejected: only a quote pending approval can")
     assert (await api.call("GET", "/approvals", "manager")).json() == []
+
+
+async def test_a_manager_never_decides_on_their_own_quote(api: Api) -> None:
+    lead = await factories.qualified_lead(api.sessions, api.team.rep)
+    quote = await factories.quote(api.sessions, lead, api.team.manager, discount_pct="25")
+    submitted = await api.call("POST", f"/quotes/{quote.id}/submit", "manager")
+    assert submitted.json()["status"] == "pending_approval", submitted.text
+    own = await api.call("POST", f"/quotes/{quote.id}/decision", "manager",
+                         json={"approve": True})
+    assert own.status_code == 403
+    assert own.json()["detail"] == "the author of a quote cannot approve or reject it"
+    assert [q["id"] for q in (await api.call("GET", "/approvals", "manager")).json()] == []
+    other = await api.call("POST", f"/quotes/{quote.id}/decision", "other_manager",
+                           json={"approve": True})
+    assert other.json()["status"] == "validated"
 
 
 async def test_a_rejected_quote_is_changed_and_submitted_again(api: Api) -> None:

@@ -99,10 +99,8 @@ def start_stack(env: dict[str, str], stderr_path: Path) -> Stack:
                  Path(env["CRMFLOW_DATA_DIR"]) / "mail", tokens, output)
 
 
-@pytest.fixture
-def stack_env(tmp_path: Path) -> dict[str, str]:
-    policies = tmp_path / "policies.toml"
-    policies.write_text(POLICIES)
+def dev_env(tmp_path: Path, policies: str | None = POLICIES) -> dict[str, str]:
+    """The environment of a `crmflow dev` of its own: its folder, free ports, JSON logs."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRMFLOW_")}
     env.update({
         "CRMFLOW_DATA_DIR": str(tmp_path / "data"),
@@ -110,10 +108,18 @@ def stack_env(tmp_path: Path) -> dict[str, str]:
         "CRMFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
         "CRMFLOW_TEMPORAL_UI_PORT": str(free_port()),
         "CRMFLOW_SMTP_PORT": str(free_port()),
-        "CRMFLOW_POLICY_FILE": str(policies),
         "CRMFLOW_LOG_FORMAT": "json",
     })
+    if policies is not None:
+        policy_file = tmp_path / "policies.toml"
+        policy_file.write_text(policies)
+        env["CRMFLOW_POLICY_FILE"] = str(policy_file)
     return env
+
+
+@pytest.fixture
+def stack_env(tmp_path: Path) -> dict[str, str]:
+    return dev_env(tmp_path)
 
 
 @pytest.fixture

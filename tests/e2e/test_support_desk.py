@@ -5,7 +5,6 @@ back onto the ticket."""
 
 from __future__ import annotations
 
-import os
 import smtplib
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -14,23 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
-from tests.e2e.test_stack import Stack, eventually, mailbox, start_stack
+from tests.e2e.test_stack import Stack, dev_env, eventually, mailbox, start_stack
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def desk(tmp_path: Path) -> Iterator[Stack]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRMFLOW_")}
-    env.update({
-        "CRMFLOW_DATA_DIR": str(tmp_path / "data"),
-        "CRMFLOW_API_PORT": str(free_port()),
-        "CRMFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
-        "CRMFLOW_TEMPORAL_UI_PORT": str(free_port()),
-        "CRMFLOW_SMTP_PORT": str(free_port()),
-        "CRMFLOW_LOG_FORMAT": "json",
-    })
+    env = dev_env(tmp_path, policies=None)
     running = start_stack(env, tmp_path / "stack.log")
     yield running
     if running.process.poll() is None:

@@ -100,6 +100,15 @@ async def test_inactive_reps_get_no_leads(sessions: db.Sessions) -> None:
                                             rule="round_robin") is None
 
 
+async def test_a_lead_without_a_team_gets_no_rep_of_any_team(sessions: db.Sessions) -> None:
+    await factories.sales_team(sessions)
+    lead = await factories.lead(sessions)
+    async with db.unit_of_work(sessions) as session:
+        for rule in ("round_robin", "least_loaded"):
+            assert await leads.assign_sales_rep(session=session, lead_id=lead.id,
+                                                rule=rule) is None
+
+
 async def test_a_quote_makes_one_sale_with_its_discounted_total(sessions: db.Sessions) -> None:
     team = await factories.sales_team(sessions)
     lead = await factories.qualified_lead(sessions, team.rep)

@@ -38,6 +38,9 @@ from workflows.quote_approval import (
 
 DAY = timedelta(days=1)
 TASK_TIMEOUT = timedelta(seconds=2)
+SQLITE_WRITER_STARTS = 3.0
+"""Seconds after which a process's write has surely begun on SQLite (about 0.1 s when idle;
+under a loaded CI machine a second was seen not to be enough)."""
 PAST_THE_TASK = 4.0
 """Seconds to hold a write so that the workflow task waiting for it is completed, and the
 message is delivered in the next one while the write still waits."""
@@ -56,7 +59,9 @@ async def a_writer_waits(sessions: db.Sessions) -> None:
     """Return once a process is waiting for the held row (PostgreSQL shows it)."""
     async with sessions() as session:
         if session.bind.dialect.name != "postgresql":
-            await asyncio.sleep(1)  # SQLite has no view of who waits for its lock
+            # SQLite has no view of who waits for its lock: give the workflow task that
+            # starts the write time to run, with room for a loaded machine.
+            await asyncio.sleep(SQLITE_WRITER_STARTS)
             return
 
     async def waiting() -> bool:

@@ -21,6 +21,7 @@ from crm.projects import start_project
 from crmflow.mail_sink import MailSink
 from tests.waiting import eventually
 from tests.workflows.projects import CONTACT, DAY, Projects, running
+from workflows.dunning_ladder import day_start
 from workflows.dunning_types import PaymentReceived, WriteOff
 from workflows.invoice_dunning import InvoiceDunning
 from workflows.project_types import Cancellation, MilestoneCompletion, ProjectPolicy
@@ -108,8 +109,11 @@ async def test_an_overdue_milestone_reminds_its_owner_then_the_manager_until_don
     started = await w.start(ProjectPolicy(milestone_reminder=DAY), template=TWO_STEPS)
     design = started.milestone("Design")
     await eventually(lambda: w.mail.to(CONTACT))
-    # Design is due in 3 days: overdue from the 4th; reminders on days 4, 5 and 6.
-    await w.env.sleep(6 * DAY + DAY / 2)
+    # Design is due in 3 days: overdue from the start of the 4th; reminders at the start of
+    # days 4, 5 and 6 (UTC, whatever the time of day the test runs at); the 4th would be on
+    # day 7.
+    now = await w.env.get_current_time()
+    await w.env.sleep(day_start(now.date()) + 6 * DAY + DAY / 2 - now)
 
     reminders = [m for m in w.mail.to(team.rep.email) if "reminder" in m.purpose]
     assert [m.purpose for m in reminders] == [
