@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,6 +28,7 @@ from api.routers import (
 )
 from api.state import ApiState, TemporalConnection
 from crm import db
+from crm import statistics as planner
 from crm.policies import PolicyStore
 from crm.settings import DEVELOPMENT_CONSOLE_SECRET, Settings, get_settings
 
@@ -54,7 +57,12 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
             policies=PolicyStore(settings.policy_file),
             temporal=TemporalConnection(settings, temporal),
         )
+        statistics = asyncio.create_task(
+            planner.keep_fresh(engine, settings.database_statistics_seconds))
         yield
+        statistics.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await statistics
         await engine.dispose()
 
     app = FastAPI(title="crmflow", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)

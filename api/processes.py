@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     Client,
@@ -116,11 +117,17 @@ CATCH_UP_PAUSE = 0.5
 
 
 def recorded_status(session: AsyncSession, model: Any, object_id: int) -> Recorded:
-    """Reads ``model.status`` of the object, outside any transaction held open."""
+    """Reads ``model.status`` of the object, outside any transaction held open; None when
+    the database cannot say (the refusal then stands as the process gave it)."""
     async def read() -> str | None:
-        status: str | None = await session.scalar(
-            select(model.status).where(model.id == object_id))
-        await session.commit()
+        try:
+            status: str | None = await session.scalar(
+                select(model.status).where(model.id == object_id))
+            await session.commit()
+        except SQLAlchemyError as error:
+            log.warning("recorded status unreadable", error=type(error).__name__)
+            await session.rollback()
+            return None
         return status
     return read
 

@@ -26,6 +26,7 @@ from bench.loads import LOADS, Loads
 from bench.measures import approvals, deals, intake, reads, starts, storm
 from bench.outcomes import Outcome
 from bench.processes import StackError
+from bench.profiles import write_summary
 from bench.stack import NoPostgres, Stack, running_stack
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -123,6 +124,9 @@ async def run(args: argparse.Namespace) -> int:
         progress(f"wrote {path}")
     if profiles:
         progress(f"profiles (speedscope) in {profiles}")
+        summary = write_summary(profiles)
+        if summary:
+            progress(f"wrote {summary}")
     return 0
 
 

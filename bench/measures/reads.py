@@ -11,9 +11,12 @@ No process is needed; the timer storm runs this while its workers are held.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Callable
+
+from sqlalchemy import text
 
 from bench import seed
 from bench.http import LeanClient
@@ -41,6 +44,27 @@ async def _load(url: str, paths: Callable[[], str], headers: dict[str, str],
                                  seconds=loads.read_seconds, grace=TIMEOUT)
 
 
+async def _analyzed_by_the_api(database_url: str, timeout: float = 30.0) -> None:
+    """On SQLite, wait (a bounded while) for the API's planner statistics to cover the
+    seeded tables, as they would in a CRM that has run for a while (``crm.statistics``)."""
+    if not database_url.startswith("sqlite"):
+        return
+    engine = db.create_engine(database_url)
+    try:
+        give_up = time.monotonic() + timeout
+        while time.monotonic() < give_up:
+            async with engine.connect() as connection:
+                if await connection.scalar(text(
+                        "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")):
+                    analyzed = set(await connection.scalars(text(
+                        "SELECT DISTINCT tbl FROM sqlite_stat1")))
+                    if {"leads", "quotes"} <= analyzed:
+                        return
+            await asyncio.sleep(0.5)
+    finally:
+        await engine.dispose()
+
+
 async def measure(stack: Stack, loads: Loads) -> Outcome:
     engine = db.create_engine(stack.database_url)
     began = time.perf_counter()
@@ -59,6 +83,7 @@ async def measure(stack: Stack, loads: Loads) -> Outcome:
     }
     auth = {"Authorization": f"Bearer {stack.people.rep.token}"}
     noop = await _load(stack.noop_url, lambda: "/noop", {}, loads)
+    await _analyzed_by_the_api(stack.database_url)
     results, restarted = {}, set()
     async with stack.profiled("reads", "api"):
         for name, paths in endpoints.items():
