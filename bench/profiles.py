@@ -12,7 +12,9 @@ the ORM work it asked for). A goal the table does not meet is explained here.
 
 from __future__ import annotations
 
+import functools
 import json
+import linecache
 import sys
 from collections import Counter
 from pathlib import Path
@@ -29,6 +31,25 @@ AREAS = (
     ("event loop", ("asyncio", "uvloop", "selectors", "threading", "concurrent")),
 )
 OWN = ("api/", "crm/", "workflows/", "activities/", "worker/", "crmflow/")
+
+
+WAITING = ("tx.get(", ".poll(", ".select(", ".wait(", ".acquire(", "sleep(")
+"""Source of a sampled line that blocks: py-spy does not always tell such a thread idle
+(aiosqlite's threads waiting for their next statement, the event loop waiting for I/O)."""
+
+
+@functools.cache
+def _line(path: str, number: int) -> str:
+    try:
+        return linecache.getline(path, number)
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def waiting(frame: dict[str, object]) -> bool:
+    line = frame.get("line")
+    source = _line(str(frame.get("file", "")), line) if isinstance(line, int) else ""
+    return any(marker in source for marker in WAITING)
 
 
 def area_of(path: str) -> str:
@@ -56,19 +77,25 @@ def summarize(path: Path, top: int = 8) -> str:
     frames = data["shared"]["frames"]
     areas: Counter[str] = Counter()
     own: Counter[str] = Counter()
-    total = 0
+    total = idle = 0.0
     for profile in data["profiles"]:
         for stack, weight in zip(profile["samples"], profile["weights"], strict=True):
             if not stack:
                 continue
+            leaf = frames[stack[-1]]
+            if waiting(leaf):
+                idle += weight
+                continue
             total += weight
-            areas[area_of(str(frames[stack[-1]].get("file", "")))] += weight
+            areas[area_of(str(leaf.get("file", "")))] += weight
             for name in {n for n in (own_function(frames[i]) for i in stack) if n}:
                 own[name] += weight
+    name = path.name.removesuffix(".speedscope.json")
     if not total:
-        return f"### {path.name.removesuffix('.speedscope.json')}\n\nno samples\n"
-    lines = [f"### {path.name.removesuffix('.speedscope.json')}", "",
-             f"{total:,} samples. By area (the sampled frame's library): " + ", ".join(
+        return f"### {name}\n\nno busy samples\n"
+    lines = [f"### {name}", "",
+             f"{total:.1f} s busy ({idle:.1f} s more waiting, not counted). By area (the "
+             f"sampled frame's library): " + ", ".join(
                  f"{area} {count / total:.0%}" for area, count in areas.most_common()
                  if count / total >= 0.01) + ".", "",
              "crmflow functions on the sampled stacks (inclusive):", ""]

@@ -250,7 +250,7 @@ def crmflow_env(stack_url: str, temporal: str, smtp_port: int, api_port: int,
         "CRMFLOW_API_HOST": "127.0.0.1",
         "CRMFLOW_API_PORT": str(api_port),
         "CRMFLOW_LOG_FORMAT": "json",
-        # The API refreshes SQLite's planner statistics every minute; the reads measure
+        # The API refreshes stale planner statistics every minute; the reads measure
         # writes 100,000 rows at once, then reads them as a CRM that has run for a while.
         "CRMFLOW_DATABASE_STATISTICS_SECONDS": "5",
     }

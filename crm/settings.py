@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     # CRM database: SQLite file under data_dir unless set.
     database_url: str = ""
     database_statistics_seconds: float = 60.0
-    """SQLite: how often the API refreshes the query planner's statistics (``crm.statistics``)."""
+    """How often the API refreshes stale query planner statistics (``crm.statistics``)."""
 
     # Temporal: a local dev server by default; a cluster or Temporal Cloud in production.
     temporal_address: str = "127.0.0.1:7233"

@@ -1,15 +1,18 @@
-"""The query planner's statistics, kept fresh on SQLite.
+"""The query planner's statistics, kept fresh.
 
-Without statistics SQLite guesses that a column equal to a value picks out a few rows, so
+Without statistics a planner guesses that a column equal to a value picks out a few rows, so
 it answers "a rep's leads, newest first" by gathering every row the rep may see through two
-indexes and sorting them all (75 ms over 100,000 leads) rather than walking the primary key
-backwards until the page is full (under 1 ms). ``ANALYZE`` tells it how many rows there are
-and how selective each index is; other connections read the new statistics at once.
+indexes and sorting them all (SQLite: 75 ms over 100,000 leads; PostgreSQL: 19 ms) rather
+than walking the primary key backwards until the page is full (under 1 ms). ``ANALYZE``
+tells it how many rows there are and how selective each index is; other connections use the
+new statistics at once.
 
 The API refreshes them when it starts and then every ``database_statistics_seconds``: a
 table is analyzed when it has ``MIN_ROWS`` rows or more and was never analyzed, or has since
 grown or shrunk by half. Counting is cheap (milliseconds per 100,000 rows) and a refresh of
-a fresh database does nothing. PostgreSQL's autovacuum keeps its own statistics.
+a fresh database does nothing. PostgreSQL's autovacuum does the same when it is on; where it
+is off or has not come round yet (a bulk load), its own counters say which tables to analyze
+(never analyzed, or changed by half since).
 """
 
 from __future__ import annotations
@@ -33,8 +36,31 @@ DRIFT = 2.0
 
 async def refresh(engine: AsyncEngine) -> list[str]:
     """Analyze the tables whose statistics are missing or stale; their names."""
-    if engine.dialect.name != "sqlite":
-        return []
+    stale = await (_stale_on_sqlite(engine) if engine.dialect.name == "sqlite"
+                   else _stale_on_postgresql(engine))
+    for name in stale:
+        async with engine.begin() as connection:
+            await connection.execute(text(f'ANALYZE "{name}"'))
+    if stale:
+        log.info("planner statistics refreshed", tables=stale)
+    return stale
+
+
+async def _stale_on_postgresql(engine: AsyncEngine) -> list[str]:
+    """Tables never analyzed, or changed by half since, as PostgreSQL counts them."""
+    ours = {table.name for table in Base.metadata.sorted_tables}
+    async with engine.connect() as connection:
+        rows = await connection.execute(text(
+            "SELECT relname, n_live_tup, n_mod_since_analyze, "
+            "coalesce(last_analyze, last_autoanalyze) IS NOT NULL "
+            "FROM pg_stat_user_tables WHERE schemaname = current_schema()"))
+        await connection.rollback()
+    return [name for name, live, changed, analyzed in rows
+            if name in ours and live >= MIN_ROWS
+            and (not analyzed or changed * DRIFT >= live)]
+
+
+async def _stale_on_sqlite(engine: AsyncEngine) -> list[str]:
     async with engine.execution_options(**{READ_ONLY: True}).connect() as connection:
         has_stats = await connection.scalar(text(
             "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'"))
@@ -51,11 +77,6 @@ async def refresh(engine: AsyncEngine) -> list[str]:
             if rows >= MIN_ROWS and not fresh:
                 stale.append(table.name)
         await connection.rollback()
-    for name in stale:
-        async with engine.begin() as connection:
-            await connection.execute(text(f'ANALYZE "{name}"'))
-    if stale:
-        log.info("planner statistics refreshed", tables=stale)
     return stale
 
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from bench import seed
 from bench.http import LeanClient
@@ -44,22 +45,26 @@ async def _load(url: str, paths: Callable[[], str], headers: dict[str, str],
                                  seconds=loads.read_seconds, grace=TIMEOUT)
 
 
+ANALYZED = {
+    "sqlite": "SELECT count(DISTINCT tbl) FROM sqlite_stat1 WHERE tbl IN ('leads', 'quotes')",
+    "postgresql": "SELECT count(*) FROM pg_stat_user_tables WHERE relname IN ('leads', "
+                  "'quotes') AND coalesce(last_analyze, last_autoanalyze) IS NOT NULL",
+}
+
+
 async def _analyzed_by_the_api(database_url: str, timeout: float = 30.0) -> None:
-    """On SQLite, wait (a bounded while) for the API's planner statistics to cover the
-    seeded tables, as they would in a CRM that has run for a while (``crm.statistics``)."""
-    if not database_url.startswith("sqlite"):
-        return
+    """Wait (a bounded while) for the planner statistics the API keeps (``crm.statistics``)
+    to cover the seeded tables, as they would in a CRM that has run for a while."""
     engine = db.create_engine(database_url)
     try:
         give_up = time.monotonic() + timeout
         while time.monotonic() < give_up:
-            async with engine.connect() as connection:
-                if await connection.scalar(text(
-                        "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")):
-                    analyzed = set(await connection.scalars(text(
-                        "SELECT DISTINCT tbl FROM sqlite_stat1")))
-                    if {"leads", "quotes"} <= analyzed:
+            try:
+                async with engine.connect() as connection:
+                    if await connection.scalar(text(ANALYZED[engine.dialect.name])) == 2:
                         return
+            except DBAPIError:  # no sqlite_stat1 before the first ANALYZE
+                pass
             await asyncio.sleep(0.5)
     finally:
         await engine.dispose()
