@@ -21,6 +21,7 @@ import asyncio
 
 import structlog
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm.db import READ_ONLY
@@ -82,10 +83,14 @@ async def _stale_on_sqlite(engine: AsyncEngine) -> list[str]:
 
 async def keep_fresh(engine: AsyncEngine, every_seconds: float) -> None:
     """Refresh now, then every ``every_seconds``, until cancelled; a failure waits for the
-    next turn (a database that is down is the requests' concern, not this)."""
+    next turn. A database that does not answer is the requests' to report (one warning
+    line each), so here it is only noted; anything else (a refused ANALYZE) is a warning."""
     while True:
         try:
             await refresh(engine)
+        except (OperationalError, OSError) as error:
+            log.info("planner statistics not refreshed: the database does not answer",
+                     error=type(error).__name__)
         except Exception as error:  # logged; the next turn tries again
             log.warning("planner statistics not refreshed", error=type(error).__name__,
                         reason=str(error)[:200])
