@@ -188,8 +188,7 @@ async def _behind(cause: BaseException | None, recorded: Recorded) -> bool:
     """The refusal names a status the CRM has already moved on from."""
     if not isinstance(cause, ApplicationError) or cause.type != WRONG_STATUS:
         return False
-    details = cause.details[0] if cause.details else {}
-    said = details.get("status") if isinstance(details, dict) else None
+    said = _detail(cause, "status")
     if said is None:
         return False
     on_record = await recorded()
@@ -200,13 +199,18 @@ async def _behind(cause: BaseException | None, recorded: Recorded) -> bool:
     return True
 
 
+def _detail(refusal: ApplicationError, key: str) -> Any:
+    """A value a workflow's refusal carries (``workflows.refusals.refuse``), or None."""
+    details = refusal.details[0] if refusal.details else None
+    return details.get(key) if isinstance(details, dict) else None
+
+
 def _refusal(cause: BaseException | None) -> CrmError:
     if isinstance(cause, ApplicationError):
         if cause.type == NOT_ALLOWED:
             return Forbidden(cause.message)
         if cause.type == MISSING_INFORMATION:
-            details = cause.details[0] if cause.details else {}
-            missing = details.get("missing", []) if isinstance(details, dict) else []
+            missing = _detail(cause, "missing") or []
             return MissingInformation(cause.message, missing)
         if cause.type == WRONG_STATUS:
             return Conflict(cause.message)

@@ -64,6 +64,9 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 """An invoice's statuses and where each may go; paid, written_off and credited are final.
 A status that goes to itself records a business event in it: a level reached, a payment."""
+ENDS_WHEN_RESOLVED_WHILE_RAISED = "ends-when-resolved-while-raised"
+"""Patch id: a dispute resolved while its ticket was being opened left the process waiting
+forever on a final status; processes that ran without the patch replay as they ran."""
 DUNNED = ("open", "overdue")
 """The ladder runs in these; a promise suspends it, a dispute pauses it."""
 MAY_PAY = (Role.ACCOUNTANT, Role.ADMIN, Role.INTEGRATION)
@@ -136,8 +139,9 @@ class InvoiceDunning:
             if workflow.info().is_continue_as_new_suggested():
                 await self._continue_as_new()
             await self._raise_dispute()
-            if not self.lifecycle.final:  # resolved while its ticket was being opened
-                await self._follow_the_ladder()
+            if self.lifecycle.final and workflow.patched(ENDS_WHEN_RESOLVED_WHILE_RAISED):
+                break  # resolved while its ticket was being opened
+            await self._follow_the_ladder()
         await self._close()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return DunningResult(self.lifecycle.status, self._owed)
