@@ -167,7 +167,7 @@ class InvoiceDunning:
         elif step.kind == "promise_ends":
             await self._break_promise()
         else:
-            await self._reach_level(self.state.level_reached)
+            await self._reach_level(self.state.level_reached, step.at)
 
     def _next_step(self) -> _Step | None:
         promise = self.state.promise
@@ -195,14 +195,22 @@ class InvoiceDunning:
         async with self.changes.make(plan):
             pass
 
-    async def _reach_level(self, n: int) -> None:
+    async def _reach_level(self, n: int, due_at: datetime) -> None:
+        """Take level ``n``, found due at ``due_at``, unless the ladder moved meanwhile; a
+        level that comes late pushes the rest of the ladder back by as much.
+
+        Whether it is due is the caller's finding (its timer fired, or the date had passed),
+        not a comparison of ``workflow.now()`` with the schedule: a replay may see a later
+        ``now()`` in the activation that set the schedule (Temporal joins a workflow task a
+        query cut short while a local activity ran to the one after it), so such a comparison
+        can go the other way on replay and break the process (issue 11)."""
         level = self.policy.levels[n]
         title = level_title(self.policy.levels, n)
         fee = self.policy.late_fee(self.invoice.total) if "late_fee" in level.actions else None
 
         def plan() -> Change | None:
             if (self.lifecycle.status not in DUNNED or self.state.level_reached != n
-                    or workflow.now() < self._level_at(n)):
+                    or self._level_at(n) != due_at):
                 return None
             to = "in_collections" if "collections" in level.actions else self.lifecycle.status
             owed = self._owed + (fee or 0)
@@ -213,7 +221,7 @@ class InvoiceDunning:
         async with self.changes.make(plan) as moving:
             if not moving:
                 return
-            self.state.pushed_back += workflow.now() - self._level_at(n)
+            self.state.pushed_back += max(workflow.now() - due_at, timedelta(0))
             self.state.level_reached = n + 1
             if fee:
                 self.state.late_fee = fee

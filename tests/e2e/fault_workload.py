@@ -34,6 +34,8 @@ import httpx
 from sqlalchemy import func, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
 from crm import db
 from crm.models import Invoice, Lead, OutboxEmail, ProcessStart, Project, Quote, Task, Ticket
@@ -41,6 +43,8 @@ from crm.repo import people
 from tests import factories
 from tests.e2e.fault_stack import FaultStack
 from tests.waiting import eventually
+from worker.sandbox import workflow_runner
+from workflows.registry import WORKFLOWS
 
 POLICIES = """
 [lead_nurturing]
@@ -464,6 +468,9 @@ class Audit:
     findings: list[str]
     story_failures: list[str]
     pending_starts: int
+    not_replayable: list[str] = field(default_factory=list)
+    """Histories today's workflow code cannot replay: a worker that picks such a process up
+    after a crash fails it (a nondeterminism error) and the process is stuck."""
 
     @property
     def lost(self) -> int:
@@ -489,6 +496,7 @@ class Audit:
             "emails lost": self.lost_emails,
             "emails duplicated outside the documented window": self.duplicated_outside_window,
             "objects duplicated": self.duplicated_objects,
+            "histories that do not replay": self.not_replayable,
         }
         shown = {what: items[:10] if isinstance(items, list) else items
                  for what, items in problems.items() if items}
@@ -525,6 +533,7 @@ async def audit(stack: FaultStack, workload: Workload, client: Client, *,
 
     await asyncio.gather(*(result(w) for w in expected))
     listed = {w.id async for w in client.list_workflows()}
+    not_replayable = await replay_every_history(client)
     for workflow_id in sorted(listed - set(expected)):
         wrong.append(f"{workflow_id}: a process nobody asked for")
     sessions, engine = stack.sessions()
@@ -582,7 +591,24 @@ async def audit(stack: FaultStack, workload: Workload, client: Client, *,
                             if n is not None and n > workload.requested[kind]},
         api_answers=workload.api.answers, findings=workload.api.findings,
         story_failures=workload.failures, pending_starts=pending_starts or 0,
+        not_replayable=not_replayable,
     )
+
+
+async def replay_every_history(client: Client) -> list[str]:
+    """Replay every run's history with today's code, as a worker that takes a process over
+    after a crash does (most runs stay cached on one worker, so the run itself may never
+    have replayed): the runs that fail to, and why."""
+    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=pydantic_data_converter,
+                        workflow_runner=workflow_runner())
+    failing = []
+    async for run in client.list_workflows():
+        handle = client.get_workflow_handle(run.id, run_id=run.run_id)
+        replayed = await replayer.replay_workflow(await handle.fetch_history(),
+                                                  raise_on_replay_failure=False)
+        if replayed.replay_failure is not None:
+            failing.append(f"{run.id} ({run.run_id}): {replayed.replay_failure}"[:400])
+    return failing
 
 
 async def stuck(handle: WorkflowHandle[Any, Any]) -> str:

@@ -1,5 +1,12 @@
 """Recorded histories replay against today's workflow code: a change that would break a
-running process fails here. Refresh with ``python -m tests.histories.record``."""
+running process fails here. Refresh with ``python -m tests.histories.record``.
+
+Not every recording comes from a scenario: ``InvoiceDunning/queried-while-level-1-was-recorded``
+is a run from the worker-kill storm (``tests/e2e/test_faults.py``) that no worker could
+replay. A query answered while a local activity ran cut its first workflow task short; on
+replay Temporal joins that task to the next one, so ``workflow.now()`` read there is later
+than the run saw, and the ladder used to find level 2 not yet due where the run had taken it
+(issue 11)."""
 
 from __future__ import annotations
 
