@@ -93,6 +93,39 @@ async def wait_until(done: Callable[[], bool], timeout: timedelta, summary: str)
     return True
 
 
+class Timeline:
+    """The time a process decides what has fallen due by: the workflow clock, but never
+    before an alarm whose timer has fired.
+
+    On replay, ``workflow.now()`` can be later than the run saw: a workflow task that
+    answered a query while a local activity ran ends early and another begins at once, and
+    replay joins the two. A time the process read there (a ticket opened at, a status
+    entered at) comes out later, and so do the alarms computed from it; "has it fallen due?"
+    asked of them when their timer fires could then be answered no on replay where the run
+    said yes, and the process would take another path and break. A timer that fired is
+    history: what it was set for has come, in the run and in every replay.
+    """
+
+    def __init__(self) -> None:
+        self.reached: datetime | None = None
+        """The latest alarm whose timer fired."""
+
+    def now(self) -> datetime:
+        now = workflow.now()
+        return now if self.reached is None else max(now, self.reached)
+
+    async def wait_for(self, at: datetime, done: Callable[[], bool], summary: str) -> bool:
+        """Wait until ``done()`` holds or ``at`` comes (then it counts as reached, however
+        the clock reads); True when it holds."""
+        try:
+            await workflow.wait_condition(done, timeout=at - workflow.now(),
+                                          timeout_summary=summary[:200])
+        except TimeoutError:
+            self.reached = at if self.reached is None else max(self.reached, at)
+            return done()
+        return True
+
+
 async def wait_with_reminders(
     done: Callable[[], bool],
     *,

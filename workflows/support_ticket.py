@@ -115,6 +115,7 @@ class SupportTicket:
         self.lifecycle.event_prefix = f"{self.state.changes + 1}:"
         self.mail = TicketMail(ticket, self.state)
         self.agenda = TicketAgenda(ticket)
+        self.timeline = steps.Timeline()
         self._events = 0
         self._saving = asyncio.Lock()
         self._saved: TicketFacts | None = None
@@ -200,14 +201,14 @@ class SupportTicket:
             alarm = self.agenda.next_alarm(self.state, self.lifecycle.status)
             if alarm is None:
                 await workflow.wait_condition(moved)
-            elif alarm[0] > workflow.now():
-                await steps.wait_until(moved, alarm[0] - workflow.now(), alarm[1])
+            elif alarm[0] > self.timeline.now():
+                await self.timeline.wait_for(alarm[0], moved, alarm[1])
         await self._send_emails()
         await self._tell_dunning()
 
     async def _on_time(self) -> None:
         """Whatever has fallen due: SLA warnings and breaches, reminders, closing."""
-        now = workflow.now()
+        now = self.timeline.now()
         for clock in self.state.clocks:
             while (alarm := clock.next_alarm()) is not None and alarm[0] <= now:
                 if alarm[1] == "warning":

@@ -45,12 +45,22 @@ class Dunned:
         await self.env.sleep(wait)
 
 
-async def dunned_invoice(
-    env: WorkflowEnvironment, task_queue: str, sessions: db.Sessions, *,
+@dataclass
+class Issued:
+    """An invoice issued, its dunning not started yet."""
+
+    invoice_id: int
+    workflow_id: str
+    data: InvoiceDunningInput
+    due_day: datetime
+
+
+async def issued_invoice(
+    env: WorkflowEnvironment, sessions: db.Sessions, *,
     amount: str = "600.00", due_in: timedelta = 10 * DAY, policy: DunningPolicy | None = None,
-    issued_by: User | None = None, task_timeout: timedelta | None = None,
-) -> Dunned:
-    """An invoice to Acme, due in ``due_in``, with its dunning process running."""
+    issued_by: User | None = None,
+) -> Issued:
+    """An invoice to Acme, due in ``due_in``, as POST /invoices issues it."""
     account_id = await factories.customer(sessions)
     due_on = (await env.get_current_time() + due_in).date()
     request = InvoiceToIssue("test", account_id, "EUR",
@@ -62,10 +72,26 @@ async def dunned_invoice(
         assert start is not None
         start.started_at = utcnow()  # started here, on the test's queue
         data = TypeAdapter(InvoiceDunningInput).validate_json(start.input)
+    return Issued(invoice.id, start.workflow_id, data, day_start(due_on))
+
+
+async def start_dunning(env: WorkflowEnvironment, task_queue: str, issued: Issued, *,
+                        task_timeout: timedelta | None = None) -> Dunned:
     handle = await env.client.start_workflow(
-        InvoiceDunning.run, data, id=start.workflow_id, task_queue=task_queue,
+        InvoiceDunning.run, issued.data, id=issued.workflow_id, task_queue=task_queue,
         task_timeout=task_timeout)
-    return Dunned(invoice.id, handle, env, day_start(due_on))
+    return Dunned(issued.invoice_id, handle, env, issued.due_day)
+
+
+async def dunned_invoice(
+    env: WorkflowEnvironment, task_queue: str, sessions: db.Sessions, *,
+    amount: str = "600.00", due_in: timedelta = 10 * DAY, policy: DunningPolicy | None = None,
+    issued_by: User | None = None, task_timeout: timedelta | None = None,
+) -> Dunned:
+    """An invoice to Acme, due in ``due_in``, with its dunning process running."""
+    issued = await issued_invoice(env, sessions, amount=amount, due_in=due_in, policy=policy,
+                                  issued_by=issued_by)
+    return await start_dunning(env, task_queue, issued, task_timeout=task_timeout)
 
 
 async def statuses(sessions: db.Sessions, invoice_id: int) -> list[tuple[str, str | None]]:
