@@ -31,6 +31,7 @@ from crm import db
 from crm import statistics as planner
 from crm.policies import PolicyStore
 from crm.settings import DEVELOPMENT_CONSOLE_SECRET, Settings, get_settings
+from crm.start_marks import StartMarks
 
 DESCRIPTION = """
 crmflow runs the company's customer processes as durable Temporal workflows.
@@ -50,19 +51,23 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = db.create_engine(settings.database_url)
-        app.state.crm = ApiState(
+        sessions = db.create_sessions(engine)
+        app.state.crm = state = ApiState(
             settings=settings,
-            sessions=db.create_sessions(engine),
+            sessions=sessions,
             read_sessions=db.create_sessions(engine, read_only=True),
             policies=PolicyStore(settings.policy_file),
             temporal=TemporalConnection(settings, temporal),
+            start_marks=StartMarks(sessions),
         )
+        state.start_marks.start()
         statistics = asyncio.create_task(
             planner.keep_fresh(engine, settings.database_statistics_seconds))
         yield
         statistics.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await statistics
+        await state.start_marks.stop()
         await engine.dispose()
 
     app = FastAPI(title="crmflow", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)

@@ -37,6 +37,7 @@ from crm.models import Contact, Lead, ProcessStart, Quote, User
 from crm.policies import Policies
 from crm.repo.quotes import totals
 from crm.settings import Settings
+from crm.start_marks import StartMarks
 from workflows.contracts import Person
 from workflows.lead_to_sale import LeadToSaleInput
 from workflows.quote_approval import QuoteApproval, QuoteApprovalInput, QuotedLine, QuoteState
@@ -80,10 +81,10 @@ def quote_approval_input(
 
 async def submit_quote(
     session: AsyncSession, client: Client, settings: Settings, start: ProcessStart,
-    *, fresh: bool = True,
+    *, fresh: bool = True, marks: StartMarks | None = None,
 ) -> QuoteState:
     """Start the submission's approval run and answer with where the submission led."""
-    handle = await launch(session, client, settings, start, fresh=fresh)
+    handle = await launch(session, client, settings, start, fresh=fresh, marks=marks)
     return await decide(
         settings, handle, QuoteApproval.submission_outcome, update_id=None,
         when_ended=lambda: Conflict(f"{start.workflow_id} has already ended"),

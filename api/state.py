@@ -11,6 +11,7 @@ from temporalio.client import Client
 from crm import db
 from crm.policies import PolicyStore
 from crm.settings import Settings
+from crm.start_marks import StartMarks
 from crm.temporal import connect
 
 log = structlog.get_logger(__name__)
@@ -43,5 +44,7 @@ class ApiState:
     they never queue behind a writer."""
     policies: PolicyStore
     temporal: TemporalConnection
+    start_marks: StartMarks
+    """Marks of the processes this API started, written in batches."""
     health_probes: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     """Health probes still running, by system: the next check waits on them again."""

@@ -34,6 +34,7 @@ from crm.errors import ServiceUnavailable
 from crm.models import ProcessStart
 from crm.repo import starts
 from crm.settings import Settings
+from crm.start_marks import StartMarks
 from workflows import search_attributes as sa
 from workflows.contracts import StartOptions
 from workflows.registry import BY_NAME, ProcessSpec
@@ -98,13 +99,15 @@ async def start_workflow(
 
 async def launch(
     session: AsyncSession, client: Client, settings: Settings, start: ProcessStart,
-    *, fresh: bool = False,
+    *, fresh: bool = False, marks: StartMarks | None = None,
 ) -> WorkflowHandle[Any, Any]:
     """Start a recorded process (once, however often called) and mark it started.
 
     ``fresh``: the start was recorded by this very request, so no run of it can exist yet.
     Otherwise a run of this start may already exist, running or ended; it is not repeated.
-    Commits. Temporal unavailable → ServiceUnavailable, the start staying pending.
+    ``marks``: the API's batch of marks, for a fresh start (written a moment later);
+    otherwise the mark is committed here. Temporal unavailable → ServiceUnavailable, the
+    start staying pending.
     """
     spec = BY_NAME[start.process]
     handle = client.get_workflow_handle(start.workflow_id)
@@ -127,9 +130,12 @@ async def launch(
             f"{start.object_type} {start.object_id} is saved, but its process could not start "
             f"(Temporal does not answer); send the request again, or run "
             f"'crmflow processes repair'") from error
-    await starts.mark_started(session=session, start_id=start.id,
-                              run_id=handle.result_run_id or handle.run_id)
-    await session.commit()
+    run_id = handle.result_run_id or handle.run_id
+    if fresh and marks is not None:
+        marks.note(start.id, run_id)
+    else:
+        await starts.mark_started(session=session, start_id=start.id, run_id=run_id)
+        await session.commit()
     log.info("process started", workflow_id=start.workflow_id, process=start.process)
     return handle
 

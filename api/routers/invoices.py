@@ -234,7 +234,8 @@ async def issue_invoice(
     answer = await _detail(session, invoice.id)
     await once.keep(session, status.HTTP_201_CREATED, answer, workflow_id=start.workflow_id)
     await session.commit()
-    await launcher.launch(session, client, state.settings, start, fresh=True)
+    await launcher.launch(session, client, state.settings, start, fresh=True,
+                          marks=state.start_marks)
     return answer
 
 

@@ -145,7 +145,8 @@ async def create_lead(
     answer = LeadOut.model_validate(lead)
     await once.keep(session, status.HTTP_201_CREATED, answer, workflow_id=start.workflow_id)
     await session.commit()
-    await launcher.launch(session, client, state.settings, start, fresh=True)
+    await launcher.launch(session, client, state.settings, start, fresh=True,
+                          marks=state.start_marks)
     return answer
 
 

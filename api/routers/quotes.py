@@ -262,7 +262,8 @@ async def submit_quote(
         await once.keep(session, 0, None, workflow_id=start.workflow_id)
         await session.commit()
     workflow_id = start.workflow_id
-    await processes.submit_quote(session, client, settings, start, fresh=fresh)
+    await processes.submit_quote(session, client, settings, start, fresh=fresh,
+                                 marks=state.start_marks)
     answer = await _fresh(session, quote_id)
     await once.keep(session, status.HTTP_200_OK, answer, workflow_id=workflow_id)
     return answer

@@ -3,6 +3,7 @@ left without its process — a retry of the request, or the repair, starts what 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -74,11 +75,31 @@ async def test_a_process_starts_only_once_its_lead_is_committed(
 
     assert looking.seen == {f"lead-{lead['id']}": True}
     await eventually(lambda: api.mail.to("jane@acme.example"))
+    assert await pending_starts(api) == []  # marked started, a moment after the answer
     async with db.unit_of_work(api.sessions) as session:
         start = await session.scalar(select(ProcessStart))
     assert start is not None and start.started_at is not None
     assert (start.process, start.workflow_id, start.attempts) == (
         "lead_to_sale", f"lead-{lead['id']}", 0)
+
+
+async def test_starts_made_together_are_each_marked_with_their_run(api: Api) -> None:
+    answers = await asyncio.gather(*(
+        api.call("POST", "/leads", "website", json={**JANE, "email": f"jane{n}@acme.example"})
+        for n in range(12)))
+    assert [a.status_code for a in answers] == [201] * 12
+
+    async def all_marked() -> dict[str, str | None] | None:
+        async with db.unit_of_work(api.sessions) as session:
+            rows = await session.execute(select(ProcessStart.workflow_id, ProcessStart.run_id)
+                                         .where(ProcessStart.started_at.is_not(None)))
+            marked = {workflow_id: run_id for workflow_id, run_id in rows}
+        return marked if len(marked) == 12 else None
+
+    marked = await eventually(all_marked)
+    for workflow_id, run_id in marked.items():
+        described = await api.temporal.get_workflow_handle(workflow_id).describe()
+        assert described.run_id == run_id
 
 
 @pytest.fixture
