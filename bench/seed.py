@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Table, insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm import db
@@ -23,6 +24,8 @@ from crm.repo import people
 from workflows.roles import Role
 
 BATCH = 5_000
+LOCKED_ATTEMPTS = 3
+"""Tries at a batch while SQLite says the database is locked."""
 """Rows per transaction: SQLite's single write lock is never held for long."""
 LINE = {"description": "CRM licence", "quantity": Decimal("10"), "unit_price": Decimal("100.00")}
 
@@ -74,9 +77,18 @@ async def insert_rows(engine: AsyncEngine, table: Table, rows: Sequence[dict[str
     ids: list[int] = []
     statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     for start in range(0, len(rows), BATCH):
-        async with engine.begin() as connection:
-            result = await connection.execute(statement, list(rows[start:start + BATCH]))
-            ids += [row[0] for row in result]
+        for attempt in range(1, LOCKED_ATTEMPTS + 1):
+            try:
+                async with engine.begin() as connection:
+                    result = await connection.execute(statement,
+                                                      list(rows[start:start + BATCH]))
+                    ids += [row[0] for row in result]
+                break
+            except OperationalError as error:
+                # SQLite: the processes of the measure before still write, and a writer
+                # can wait out the busy timeout (30 s) without its turn coming.
+                if "database is locked" not in str(error) or attempt == LOCKED_ATTEMPTS:
+                    raise
     return ids
 
 
