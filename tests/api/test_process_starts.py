@@ -75,7 +75,11 @@ async def test_a_process_starts_only_once_its_lead_is_committed(
 
     assert looking.seen == {f"lead-{lead['id']}": True}
     await eventually(lambda: api.mail.to("jane@acme.example"))
-    assert await pending_starts(api) == []  # marked started, a moment after the answer
+
+    async def marked() -> bool:  # a moment after the answer, with the starts of that moment
+        return await pending_starts(api) == []
+
+    await eventually(marked)
     async with db.unit_of_work(api.sessions) as session:
         start = await session.scalar(select(ProcessStart))
     assert start is not None and start.started_at is not None
