@@ -24,9 +24,9 @@ from crm.repo import people
 from workflows.roles import Role
 
 BATCH = 5_000
+"""Rows per transaction: SQLite's single write lock is never held for long."""
 LOCKED_ATTEMPTS = 3
 """Tries at a batch while SQLite says the database is locked."""
-"""Rows per transaction: SQLite's single write lock is never held for long."""
 LINE = {"description": "CRM licence", "quantity": Decimal("10"), "unit_price": Decimal("100.00")}
 
 

@@ -34,17 +34,14 @@ import httpx
 from sqlalchemy import func, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
 
 from crm import db
 from crm.models import Invoice, Lead, OutboxEmail, ProcessStart, Project, Quote, Task, Ticket
 from crm.repo import people
 from tests import factories
 from tests.e2e.fault_stack import FaultStack
+from tests.replaying import worker_replayer
 from tests.waiting import eventually
-from worker.sandbox import workflow_runner
-from workflows.registry import WORKFLOWS
 
 POLICIES = """
 [lead_nurturing]
@@ -599,8 +596,7 @@ async def replay_every_history(client: Client) -> list[str]:
     """Replay every run's history with today's code, as a worker that takes a process over
     after a crash does (most runs stay cached on one worker, so the run itself may never
     have replayed): the runs that fail to, and why."""
-    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=pydantic_data_converter,
-                        workflow_runner=workflow_runner())
+    replayer = worker_replayer()
     failing = []
     async for run in client.list_workflows():
         handle = client.get_workflow_handle(run.id, run_id=run.run_id)

@@ -18,8 +18,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+from tests.replaying import worker_replayer
 from tests.workflows.unguarded_change import QuoteApprovalThatWaitsFirst
-from worker.sandbox import workflow_runner
 from workflows.registry import WORKFLOWS
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
@@ -37,9 +37,7 @@ def test_every_workflow_has_recorded_histories() -> None:
 
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: f"{p.parent.name}/{p.stem}")
 async def test_recorded_history_replays(path: Path) -> None:
-    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=pydantic_data_converter,
-                        workflow_runner=workflow_runner())  # the worker's sandbox
-    await replayer.replay_workflow(load(path))
+    await worker_replayer().replay_workflow(load(path))
 
 
 async def test_an_unguarded_change_is_caught() -> None:

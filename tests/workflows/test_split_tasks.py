@@ -15,25 +15,21 @@ from __future__ import annotations
 from datetime import time, timedelta
 
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
 
 from crm.models import Invoice, Ticket
+from tests.replaying import worker_replayer
 from tests.waiting import eventually
 from tests.workflows.conftest import Harness
 from tests.workflows.invoices import CUSTOMER, DAY, issued_invoice, start_dunning
 from tests.workflows.test_races import TASK_TIMEOUT, row_held, while_it_writes
 from tests.workflows.tickets import recorded_ticket, start_ticket
-from worker.sandbox import workflow_runner
-from workflows.registry import WORKFLOWS
 from workflows.support_ticket import SupportTicket
 from workflows.support_types import SupportCalendar, SupportPolicy
 
 
 async def replays(handle: WorkflowHandle) -> None:  # type: ignore[type-arg]
-    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=pydantic_data_converter,
-                        workflow_runner=workflow_runner())
-    await replayer.replay_workflow(await handle.fetch_history())  # raises on nondeterminism
+    # raises on nondeterminism
+    await worker_replayer().replay_workflow(await handle.fetch_history())
 
 
 async def test_a_dunning_level_recorded_across_two_tasks_replays(
