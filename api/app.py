@@ -29,6 +29,7 @@ from api.routers import (
 from api.state import ApiState, TemporalConnection
 from crm import db
 from crm import statistics as planner
+from crm.logs import configure_logging
 from crm.policies import PolicyStore
 from crm.settings import DEVELOPMENT_CONSOLE_SECRET, Settings, get_settings
 from crm.start_marks import StartMarks
@@ -41,12 +42,27 @@ Every endpoint but `/health` and these docs needs `Authorization: Bearer <token>
 """
 
 
-def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
-    settings = settings or get_settings()
+def refused_in_production(settings: Settings) -> str | None:
+    """Why the API must not serve with these settings, if it must not."""
     if (settings.environment == "production"
             and settings.console_secret.get_secret_value() == DEVELOPMENT_CONSOLE_SECRET):
-        raise ValueError("refused in production: set CRMFLOW_CONSOLE_SECRET to a secret of "
-                         "your own (it signs the console's sessions)")
+        return ("refused in production: set CRMFLOW_CONSOLE_SECRET to a secret of your own "
+                "(it signs the console's sessions)")
+    return None
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of several API processes (``CRMFLOW_API_PROCESSES``): its settings
+    and logging from the environment, as ``crmflow api`` has them."""
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return create_app(settings)
+
+
+def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    if (refusal := refused_in_production(settings)) is not None:
+        raise ValueError(refusal)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

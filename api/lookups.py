@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path
+from sqlalchemy import select
 
 from api.access import GrantDep
 from api.deps import SessionDep
@@ -31,13 +32,18 @@ T = TypeVar("T", Lead, Quote, Sale, Project, Ticket, Task, Invoice, ProjectTempl
 
 async def reach(session: SessionDep, grant: GrantDep, kind: type[T], object_id: int,
                 named: str, *, locked: bool = False) -> T:
-    """The object, if it exists (404) and the grant reaches it (403). ``locked``: until the
-    request's transaction ends, so that two changes of it take turns."""
-    row = await session.get(kind, object_id, with_for_update=locked, populate_existing=locked)
-    if row is None:
+    """The object, if it exists (404) and the grant reaches it (403), found with the grant's
+    condition in one query. ``locked``: until the request's transaction ends, so that two
+    changes of it take turns."""
+    query = select(kind).where(kind.id == object_id, grant.where(kind))
+    if locked:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    row = await session.scalar(query)
+    if row is not None:
+        return row
+    if await session.get(kind, object_id) is None:
         raise NotFound(named, object_id)
-    await grant.check(session, kind, object_id, f"{named} {object_id}")
-    return row
+    raise grant.refusal(f"{named} {object_id}")
 
 
 async def lead_in_path(lead_id: ObjectId, session: SessionDep, grant: GrantDep) -> Lead:

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 from wsgiref.simple_server import WSGIServer
 
 import structlog
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    multiprocess,
+    start_http_server,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REGISTRY = CollectorRegistry()
@@ -23,9 +30,15 @@ LATENCY = Histogram(
 log = structlog.get_logger("api.request")
 
 
-def serve_metrics(port: int) -> WSGIServer:
-    """Serve /metrics on its own port, in a thread; ``shutdown()`` the result to stop it."""
-    server, _thread = start_http_server(port, registry=REGISTRY)
+def serve_metrics(port: int, *, processes_writing_to: Path | None = None) -> WSGIServer:
+    """Serve /metrics on its own port, in a thread; ``shutdown()`` the result to stop it.
+    ``processes_writing_to``: serve the sums of what several API processes write to that
+    folder (prometheus_client's multiprocess mode) instead of this process's own figures."""
+    registry = REGISTRY
+    if processes_writing_to is not None:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=str(processes_writing_to))
+    server, _thread = start_http_server(port, registry=registry)
     return server
 
 

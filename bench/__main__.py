@@ -34,6 +34,8 @@ POSTGRES_SERVER = os.environ.get(
     "CRMFLOW_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
 
+API_PROCESSES = os.cpu_count() or 1
+"""crmflow's API runs as production is advised to: one process per core."""
 MEASURES = frozenset({"intake", "starts", "deals", "reads", "storm", "approvals"})
 """``--only`` names; the approvals decide the storm's quotes, so they prepare a storm too."""
 
@@ -67,7 +69,8 @@ async def measure_database(database: str, loads: Loads, args: argparse.Namespace
     outcome = Outcome()
     began = time.perf_counter()
     async with running_stack(database, postgres_server=args.postgres_url,
-                             profile_dir=profiles, keep=args.keep) as stack:
+                             profile_dir=profiles, keep=args.keep,
+                             api_processes=args.api_processes) as stack:
         progress(f"[{database}] stack up in {time.perf_counter() - began:.0f} s"
                  + (f" (files in {stack.workdir})" if args.keep else ""))
         only = args.only
@@ -107,7 +110,7 @@ async def run(args: argparse.Namespace) -> int:
     if profiles:
         profiles.mkdir(parents=True, exist_ok=True)
     started, began = report.now(), time.perf_counter()
-    info = report.machine()
+    info = {**report.machine(), "api_processes": args.api_processes}
     outcome, skipped = Outcome(), []
     for database in databases:
         try:
@@ -150,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", type=_measures, default=MEASURES,
                         help="while developing: a comma-separated subset of "
                              f"{','.join(sorted(MEASURES))} (default: all)")
+    parser.add_argument("--api-processes", type=int, default=API_PROCESSES, metavar="N",
+                        help="crmflow's API processes (CRMFLOW_API_PROCESSES; default: one "
+                             f"per core, here {API_PROCESSES})")
     parser.add_argument("--keep", action="store_true",
                         help="keep each stack's folder (logs, databases) for a look after")
     args = parser.parse_args(argv)

@@ -5,6 +5,7 @@ stops them in order), logging to a file, stopped together — held ones resumed 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 import subprocess
@@ -84,6 +85,7 @@ def stop_all(parts: list[Part], patience: float = STOP_TIMEOUT) -> None:
     for part in running:
         try:
             part.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            part.process.kill()
+        except subprocess.TimeoutExpired:  # the processes it runs too (its own session)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(part.pid, signal.SIGKILL)
             part.process.wait()

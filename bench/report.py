@@ -127,7 +127,9 @@ def _cells(row: Row) -> tuple[str, ...]:
 def _machine_line(info: dict[str, Any]) -> str:
     return (f"{info['cores']} cores, {info['ram_gib']} GiB, {info['cpu']}; Python "
             f"{info['python']}, temporal CLI {info['temporal_cli']}, temporalio "
-            f"{info['temporalio']}; load average at start {info['load_average_at_start']}")
+            f"{info['temporalio']}; load average at start {info['load_average_at_start']}"
+            + (f"; crmflow API processes: {info['api_processes']}" if "api_processes" in info
+               else ""))
 
 
 def table(report: Report) -> str:

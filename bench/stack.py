@@ -168,8 +168,9 @@ class Stack:
 
     @asynccontextmanager
     async def profiled(self, label: str, *names: str) -> AsyncIterator[None]:
-        """With ``--profile``: py-spy records these processes for the block (speedscope
-        files in the profile folder). Without it: nothing."""
+        """With ``--profile``: py-spy records these processes, and the processes they run
+        (the API's), for the block (speedscope files in the profile folder). Without it:
+        nothing."""
         if self.profile_dir is None:
             yield
             return
@@ -177,7 +178,7 @@ class Stack:
         for name in names:
             out = self.profile_dir / f"{self.database}-{label}-{name}.speedscope.json"
             spies.append(await asyncio.create_subprocess_exec(
-                str(BIN / "py-spy"), "record", "--pid", str(self.parts[name].pid),
+                str(BIN / "py-spy"), "record", "--pid", str(self.parts[name].pid), "--subprocesses",
                 "--rate", "50", "--nonblocking", "--format", "speedscope", "-o", str(out),
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
         try:
@@ -235,7 +236,7 @@ def temporal_command(workdir: Path, port: int) -> list[str]:
 
 
 def crmflow_env(stack_url: str, temporal: str, smtp_port: int, api_port: int,
-                workdir: Path) -> dict[str, str]:
+                workdir: Path, api_processes: int) -> dict[str, str]:
     """The environment of ``crmflow api`` and ``crmflow worker``, as in production."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("CRMFLOW_")}
     return {
@@ -249,6 +250,7 @@ def crmflow_env(stack_url: str, temporal: str, smtp_port: int, api_port: int,
         "CRMFLOW_SMTP_PORT": str(smtp_port),
         "CRMFLOW_API_HOST": "127.0.0.1",
         "CRMFLOW_API_PORT": str(api_port),
+        "CRMFLOW_API_PROCESSES": str(api_processes),
         "CRMFLOW_LOG_FORMAT": "json",
         # The API refreshes stale planner statistics every minute; the reads measure
         # writes 100,000 rows at once, then reads them as a CRM that has run for a while.
@@ -308,7 +310,7 @@ async def _answering(url: str, part: Part) -> None:
 @asynccontextmanager
 async def running_stack(
     database: str, *, postgres_server: str, profile_dir: Path | None = None,
-    keep: bool = False,
+    keep: bool = False, api_processes: int = 1,
 ) -> AsyncIterator[Stack]:
     """Start the whole stack for one CRM database; stop all of it when the block ends."""
     async with AsyncExitStack() as exits:
@@ -331,7 +333,7 @@ async def running_stack(
         exits.callback(transport.close)
         client = await _connect(address, parts["temporal"])
 
-        env = crmflow_env(url, address, smtp_port, api_port, workdir)
+        env = crmflow_env(url, address, smtp_port, api_port, workdir, api_processes)
         parts["api"] = spawn("api", [str(BIN / "crmflow"), "api"], env, workdir)
         parts["worker"] = spawn("worker", [str(BIN / "crmflow"), "worker"], env, workdir)
         parts["bare"] = spawn("bare", [sys.executable, "-m", "bench.bare", "--address", address,

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_CONSOLE_SECRET = "development only: set CRMFLOW_CONSOLE_SECRET"
@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_metrics_port: int | None = None
+    api_processes: int = Field(default=1, ge=1, le=64)
+    """How many API processes share the port (uvicorn's workers): Python runs one request's
+    code at a time per process, so more processes use more cores."""
     worker_metrics_port: int | None = None
 
     policy_file: Path | None = None

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import tempfile
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 from crm.logs import configure_logging
 from crm.settings import Settings
@@ -53,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"crmflow: invalid settings: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.log_format, settings.log_level)
+    if args.command == "api":
+        return _serve_api(settings)
     try:
         return asyncio.run(_run(args, settings))
     except KeyboardInterrupt:
@@ -82,12 +88,6 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from worker.main import run_worker
 
         await run_worker(settings)
-    elif args.command == "api":
-        try:
-            await _serve_api(settings)
-        except ValueError as error:  # a setting refused in production
-            print(f"crmflow: {error}", file=sys.stderr)
-            return 2
     elif args.command == "migrate":
         from crm.migrate import upgrade_to_head
 
@@ -104,17 +104,35 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _serve_api(settings: Settings) -> None:
+def _serve_api(settings: Settings) -> int:
+    """One API process, or ``CRMFLOW_API_PROCESSES`` of them sharing the port (uvicorn's
+    workers, each making its app from the environment as this one did); their request
+    metrics are summed up here, through a scratch folder they write to."""
     import uvicorn
 
-    from api.app import create_app
+    from api.app import create_app, refused_in_production
     from api.metrics import serve_metrics
 
-    if settings.api_metrics_port is not None:
-        serve_metrics(settings.api_metrics_port)
-    config = uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
-                            log_config=None, access_log=False, proxy_headers=True)
-    await uvicorn.Server(config).serve()
+    if (refusal := refused_in_production(settings)) is not None:
+        print(f"crmflow: {refusal}", file=sys.stderr)
+        return 2
+    common: dict[str, Any] = dict(host=settings.api_host, port=settings.api_port,
+                                  log_config=None, access_log=False, proxy_headers=True)
+    try:
+        if settings.api_processes == 1:
+            if settings.api_metrics_port is not None:
+                serve_metrics(settings.api_metrics_port)
+            uvicorn.Server(uvicorn.Config(create_app(settings), **common)).run()
+            return 0
+        with tempfile.TemporaryDirectory(prefix="crmflow-api-metrics-") as figures:
+            if settings.api_metrics_port is not None:
+                os.environ["PROMETHEUS_MULTIPROC_DIR"] = figures  # the processes inherit it
+                serve_metrics(settings.api_metrics_port, processes_writing_to=Path(figures))
+            uvicorn.run("api.app:app_from_environment", factory=True,
+                        workers=settings.api_processes, **common)
+        return 0
+    except KeyboardInterrupt:
+        return 130
 
 
 async def _repair(args: argparse.Namespace, settings: Settings) -> int:

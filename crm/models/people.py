@@ -33,9 +33,9 @@ class User(Base, Timestamped):
     active: Mapped[bool] = mapped_column(default=True)
 
     team: Mapped[Team | None] = relationship(foreign_keys=[team_id], lazy="joined")
-    skills: Mapped[list[UserSkill]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin"
-    )
+    skills: Mapped[list[UserSkill]] = relationship(cascade="all, delete-orphan", lazy="raise")
+    """Set when the user is made; never loaded with them (every request loads its caller):
+    routing queries skills itself."""
 
 
 class UserSkill(Base):

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -39,14 +41,23 @@ async def env(dev_server: WorkflowEnvironment, tmp_path: Path) -> dict[str, str]
     }
 
 
-@pytest.fixture
-def api(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def serving(env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``crmflow api`` running, stopped as a service manager stops it (SIGTERM)."""
     log = (tmp_path / "api.log").open("w")
     process = subprocess.Popen([str(Path(sys.executable).parent / "crmflow"), "api"], env=env,
                                stdout=log, stderr=subprocess.STDOUT)
-    yield f"http://127.0.0.1:{env['CRMFLOW_API_PORT']}"
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=30)
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+def api(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    with serving(env, tmp_path):
+        yield f"http://127.0.0.1:{env['CRMFLOW_API_PORT']}"
 
 
 async def test_migrate_and_create_users(env: dict[str, str]) -> None:
@@ -83,6 +94,51 @@ async def test_the_api_alone_answers_health_tokens_and_metrics(
         metrics = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
     assert me.json()["email"] == "ops@x.example"
     assert 'crmflow_api_requests_total{method="GET",route="/me",status="200"} 1.0' in metrics
+
+
+async def test_several_api_processes_share_the_port_replace_the_dead_and_sum_their_metrics(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    assert crmflow("migrate", env=env).returncode == 0
+    token = crmflow("users", "create", "--name", "Ops", "--email", "ops@x.example",
+                    "--role", "admin", env=env).stdout.strip()
+    api = f"http://127.0.0.1:{env['CRMFLOW_API_PORT']}"
+
+    async def me() -> httpx.Response:  # a connection each: the processes take turns
+        async with httpx.AsyncClient() as client:
+            return await client.get(f"{api}/me", headers={"Authorization": f"Bearer {token}"})
+
+    with serving({**env, "CRMFLOW_API_PROCESSES": "2"}, tmp_path) as supervisor:
+        await eventually(lambda: _get(f"{api}/health"), timeout=30)
+        first = _children(supervisor.pid)
+        assert len(first) == 2
+        before = await asyncio.gather(*(me() for _ in range(12)))
+
+        os.kill(first[0], signal.SIGKILL)
+        replaced = await eventually(lambda: _replaced(supervisor.pid, first[0]), timeout=30)
+        await eventually(lambda: _get(f"{api}/health"), timeout=30)
+        after = await asyncio.gather(*(me() for _ in range(12)))
+        async with httpx.AsyncClient() as client:
+            metrics_port = env["CRMFLOW_API_METRICS_PORT"]
+            metrics = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+    assert {answer.status_code for answer in [*before, *after]} == {200}
+    # Every answer counted once, the dead process's too.
+    assert 'crmflow_api_requests_total{method="GET",route="/me",status="200"} 24.0' in metrics
+    assert supervisor.returncode == 0
+    assert not any(Path(f"/proc/{pid}").exists() for pid in [*first, *replaced])
+
+
+async def _replaced(supervisor: int, dead: int) -> list[int] | None:
+    children = _children(supervisor)
+    return children if len(children) == 2 and dead not in children else None
+
+
+def _children(pid: int) -> list[int]:
+    """The processes serving under the supervisor (not multiprocessing's resource tracker)."""
+    tasks = Path(f"/proc/{pid}/task").iterdir()
+    children = [int(child) for task in tasks for child in (task / "children").read_text().split()]
+    return [child for child in children
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
 
 
 def test_invalid_settings_are_refused_with_a_clear_message(env: dict[str, str]) -> None:
