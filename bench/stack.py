@@ -178,8 +178,9 @@ class Stack:
         for name in names:
             out = self.profile_dir / f"{self.database}-{label}-{name}.speedscope.json"
             spies.append(await asyncio.create_subprocess_exec(
-                str(BIN / "py-spy"), "record", "--pid", str(self.parts[name].pid), "--subprocesses",
-                "--rate", "50", "--nonblocking", "--format", "speedscope", "-o", str(out),
+                str(BIN / "py-spy"), "record", "--pid", str(self.parts[name].pid),
+                "--subprocesses", "--rate", "50", "--nonblocking", "--format", "speedscope",
+                "-o", str(out),
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
         try:
             yield

@@ -60,6 +60,20 @@ def api(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
         yield f"http://127.0.0.1:{env['CRMFLOW_API_PORT']}"
 
 
+def migrated_with_an_admin(env: dict[str, str]) -> str:
+    """The database migrated and an admin made; their API token."""
+    assert crmflow("migrate", env=env).returncode == 0
+    return crmflow("users", "create", "--name", "Ops", "--email", "ops@x.example",
+                   "--role", "admin", env=env).stdout.strip()
+
+
+async def scraped(env: dict[str, str]) -> str:
+    """What the API's metrics port serves."""
+    async with httpx.AsyncClient() as client:
+        port = env["CRMFLOW_API_METRICS_PORT"]
+        return (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+
+
 async def test_migrate_and_create_users(env: dict[str, str]) -> None:
     migrated = crmflow("migrate", env=env)
     assert migrated.returncode == 0, migrated.stderr
@@ -83,15 +97,12 @@ async def test_migrate_and_create_users(env: dict[str, str]) -> None:
 async def test_the_api_alone_answers_health_tokens_and_metrics(
     env: dict[str, str], api: str
 ) -> None:
-    assert crmflow("migrate", env=env).returncode == 0
-    token = crmflow("users", "create", "--name", "Ops", "--email", "ops@x.example",
-                    "--role", "admin", env=env).stdout.strip()
+    token = migrated_with_an_admin(env)
     health = await eventually(lambda: _get(f"{api}/health"), timeout=30)
     assert health.json() == {"status": "ok", "database": "ok", "temporal": "ok"}
     async with httpx.AsyncClient() as client:
         me = await client.get(f"{api}/me", headers={"Authorization": f"Bearer {token}"})
-        metrics_port = env["CRMFLOW_API_METRICS_PORT"]
-        metrics = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+    metrics = await scraped(env)
     assert me.json()["email"] == "ops@x.example"
     assert 'crmflow_api_requests_total{method="GET",route="/me",status="200"} 1.0' in metrics
 
@@ -99,9 +110,7 @@ async def test_the_api_alone_answers_health_tokens_and_metrics(
 async def test_several_api_processes_share_the_port_replace_the_dead_and_sum_their_metrics(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    assert crmflow("migrate", env=env).returncode == 0
-    token = crmflow("users", "create", "--name", "Ops", "--email", "ops@x.example",
-                    "--role", "admin", env=env).stdout.strip()
+    token = migrated_with_an_admin(env)
     api = f"http://127.0.0.1:{env['CRMFLOW_API_PORT']}"
 
     async def me() -> httpx.Response:  # a connection each: the processes take turns
@@ -118,9 +127,7 @@ async def test_several_api_processes_share_the_port_replace_the_dead_and_sum_the
         replaced = await eventually(lambda: _replaced(supervisor.pid, first[0]), timeout=30)
         await eventually(lambda: _get(f"{api}/health"), timeout=30)
         after = await asyncio.gather(*(me() for _ in range(12)))
-        async with httpx.AsyncClient() as client:
-            metrics_port = env["CRMFLOW_API_METRICS_PORT"]
-            metrics = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+        metrics = await scraped(env)
     assert {answer.status_code for answer in [*before, *after]} == {200}
     # Every answer counted once, the dead process's too.
     assert 'crmflow_api_requests_total{method="GET",route="/me",status="200"} 24.0' in metrics
