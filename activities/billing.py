@@ -3,10 +3,13 @@
 ``issue_invoice`` is the step another process (a project's) takes to invoice: it commits the
 invoice with its recorded dunning start, then starts it (``crm.launcher``), once per issuing
 process and purpose — a retry finds the invoice made and only starts what is still pending.
-The others are short writes that dunning runs as local activities, each idempotent.
+The others are short writes that dunning schedules (``workflows.steps.write``), each
+idempotent.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from temporalio import activity
 from temporalio.client import Client
@@ -57,6 +60,9 @@ class BillingActivities:
             await invoices.record_payment(session=session, payment=payment)
 
     @activity.defn(name=UPDATE_INVOICE)
-    async def update_invoice(self, update: InvoiceUpdate) -> None:
+    async def update_invoice(self, update: InvoiceUpdate) -> datetime:
+        """Write the dunning facts; answers when the process asked for it (Temporal's clock,
+        so a time-skipping test's too), a time kept in its history."""
         async with db.unit_of_work(self.sessions) as session:
             await invoices.apply_dunning(session=session, update=update)
+        return activity.info().scheduled_time

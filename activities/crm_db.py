@@ -1,4 +1,5 @@
-"""CRM database activities: short writes, run as local activities next to the workflow.
+"""CRM database activities: short writes, each an activity the process schedules
+(``workflows.steps.write``), and the reads it runs as local activities.
 
 Each is idempotent: the status history and tasks are keyed by the workflow, the rep
 assignment and the opportunity are no-ops once done, a quote makes at most one sale.

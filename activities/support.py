@@ -1,7 +1,8 @@
 """Support activities: routing a ticket, recording its messages, keeping its row in step.
 
-Local activities, each idempotent: routing only reads, a message is kept once per purpose
-(or per email), and the ticket's facts are written as a whole.
+Each idempotent: routing only reads (a local activity); the writes, scheduled
+(``workflows.steps.write``), keep a message once per purpose (or per email) and the ticket's
+facts as a whole.
 """
 
 from __future__ import annotations

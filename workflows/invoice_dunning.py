@@ -221,11 +221,18 @@ class InvoiceDunning:
         async with self.changes.make(plan) as moving:
             if not moving:
                 return
-            self.state.pushed_back += max(workflow.now() - due_at, timedelta(0))
+            if not workflow.patched(steps.SCHEDULED_WRITES):
+                self.state.pushed_back += max(workflow.now() - due_at, timedelta(0))
             self.state.level_reached = n + 1
             if fee:
                 self.state.late_fee = fee
-            await self._record_invoice()
+            decided_at = await self._record_invoice()
+            if decided_at is not None:
+                # How late it came, by the time Temporal scheduled its write: kept in the
+                # history, so the same in the run and in every replay. workflow.now() is not
+                # when a workflow task's completion was lost (Temporal restarted) and the
+                # task was started again later: the worker kept what it had computed first.
+                self.state.pushed_back += max(decided_at - due_at, timedelta(0))
         if "collections" in level.actions:
             await self._task("collections", f"Hand invoice {self.invoice.number} of "
                              f"{self.invoice.customer} to collections", f"level_{n + 1}",
@@ -268,13 +275,11 @@ class InvoiceDunning:
                 self.state.paid += received.amount
                 self.state.payments.append(received)
                 self._unrecorded.add(received.reference)
-                await workflow.execute_local_activity(
+                await steps.write(
                     RECORD_PAYMENT,
                     PaymentToRecord(self.invoice.invoice_id, received.reference,
                                     received.amount, received.received_at,
                                     received.balance_after, received.by_user_id),
-                    start_to_close_timeout=steps.DATABASE_WRITE,
-                    retry_policy=steps.RETRY_FOREVER_GENTLY,
                     summary=f"Record payment {received.reference} of "
                             f"{self._money(received.amount)} on invoice {self.invoice.number}",
                 )
@@ -550,10 +555,11 @@ class InvoiceDunning:
         await self._quiet()
         return self.lifecycle.status in statuses and self._owed > 0
 
-    async def _record_invoice(self) -> None:
-        """Write the invoice's dunning facts to the CRM (part of the change under way)."""
+    async def _record_invoice(self) -> datetime | None:
+        """Write the invoice's dunning facts to the CRM (part of the change under way): when
+        Temporal scheduled the write (None for a run from before ``steps.SCHEDULED_WRITES``)."""
         promise = self.state.promise
-        await workflow.execute_local_activity(
+        return await steps.write(
             UPDATE_INVOICE,
             InvoiceUpdate(
                 invoice_id=self.invoice.invoice_id,
@@ -564,8 +570,7 @@ class InvoiceDunning:
                 credited=self.state.credited,
                 closed_at=workflow.now() if self.lifecycle.final else None,
             ),
-            start_to_close_timeout=steps.DATABASE_WRITE,
-            retry_policy=steps.RETRY_FOREVER_GENTLY,
+            result_type=datetime | None,  # type: ignore[arg-type]
             summary=f"Invoice {self.invoice.number}: {self.lifecycle.status}, level "
                     f"{self.state.level_reached}, {self._money(self._owed)} open",
         )

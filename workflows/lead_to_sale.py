@@ -219,12 +219,10 @@ class LeadToSale:
         self._handing_over = False
 
     async def _assign_rep(self) -> Person | None:
-        rep: Person | None = await workflow.execute_local_activity(
+        rep: Person | None = await steps.write(
             ASSIGN_SALES_REP,
             RepToAssign(self.lead.lead_id, self.policy.rep_assignment),
             result_type=Person | None,  # type: ignore[arg-type]
-            start_to_close_timeout=steps.DATABASE_WRITE,
-            retry_policy=steps.RETRY_FOREVER_GENTLY,
             summary=f"Assign a sales rep ({self.policy.rep_assignment.replace('_', ' ')})",
         )
         if rep is not None:
@@ -279,13 +277,11 @@ class LeadToSale:
                                          by_user_id=decision.by_user_id) as moving:
             if not moving:
                 self.lifecycle.refuse("be qualified")
-            opportunity: OpenedOpportunity = await workflow.execute_local_activity(
+            opportunity = await steps.write(
                 OPEN_OPPORTUNITY,
                 OpportunityToOpen(self.lead.lead_id, self.state.owner_id or decision.by_user_id,
                                   decision.need, decision.budget),
                 result_type=OpenedOpportunity,
-                start_to_close_timeout=steps.DATABASE_WRITE,
-                retry_policy=steps.RETRY_FOREVER_GENTLY,
                 summary=f"Open the opportunity for {self.lead.name}",
             )
             self.state.owner_id = opportunity.owner_id

@@ -4,7 +4,7 @@ A process's statuses form a table of allowed transitions. Every change goes thro
 :class:`Lifecycle`: under the process's lock it checks the transition, sets the status **in
 memory first** (so an update validator, which reads it, can never accept a message against a
 status that is already being left), does the work that belongs to the change, records it in
-the CRM (a local activity keyed by the business event, so a retry or a replay writes it once),
+the CRM (an activity keyed by the business event, so a retry or a replay writes it once),
 and only then shows it on the workflow (``CrmStatus``, current details).
 
     async with self.lifecycle.change("qualified", "budget confirmed", by_user_id=7) as moving:

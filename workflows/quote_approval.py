@@ -316,12 +316,10 @@ class QuoteApproval:
             if not moving:
                 self.lifecycle.refuse("be answered")
             if response.accepted:
-                sale: CreatedSale = await workflow.execute_local_activity(
+                sale = await steps.write(
                     CREATE_SALE,
                     SaleToCreate(self.quote.quote_id),
                     result_type=CreatedSale,
-                    start_to_close_timeout=steps.DATABASE_WRITE,
-                    retry_policy=steps.RETRY_FOREVER_GENTLY,
                     summary=f"Record the sale of quote {self.quote.quote_id}",
                 )
                 self.state.sale_id = sale.sale_id

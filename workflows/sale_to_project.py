@@ -280,11 +280,9 @@ class SaleToProject:
             self._refuse_if_done(milestone, progress)
             progress.completed_at = workflow.now()
             progress.completed_by = completion.by_user_id
-            await workflow.execute_local_activity(
+            await steps.write(
                 COMPLETE_MILESTONE,
                 MilestoneDone(milestone.milestone_id, workflow.now(), completion.by_user_id),
-                start_to_close_timeout=steps.DATABASE_WRITE,
-                retry_policy=steps.RETRY_FOREVER_GENTLY,
                 summary=f"Record milestone {milestone.name} as completed",
             )
         self._events += 1
@@ -395,10 +393,8 @@ class SaleToProject:
         return [(person, " and ".join(roles)) for person, roles in team.values()]
 
     async def _record_end(self) -> None:
-        await workflow.execute_local_activity(
+        await steps.write(
             END_PROJECT, ProjectEnded(self.project.project_id, workflow.now()),
-            start_to_close_timeout=steps.DATABASE_WRITE,
-            retry_policy=steps.RETRY_FOREVER_GENTLY,
             summary=f"Record when project {self.project.project_id} ended",
         )
 

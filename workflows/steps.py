@@ -1,5 +1,8 @@
 """Steps every process is made of: record a status, send an email, create a task, wait.
 
+Every write to the CRM goes through :func:`write`: an activity Temporal schedules, so the
+write happens only once the decision that asks for it is kept in the process's history.
+
 Each one is a small coroutine a workflow awaits; together they keep the workflow modules
 reading like the process itself, and the Temporal UI timeline reading like the story
 (every activity and timer carries a summary).
@@ -10,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -27,10 +31,42 @@ from workflows.contracts import (
 from workflows.search_attributes import CRM_STATUS
 
 DATABASE_WRITE = timedelta(seconds=30)
+"""How long a local activity may take: a read, or a write of a run from before
+:data:`SCHEDULED_WRITES`."""
+CRM_WRITE = timedelta(seconds=10)
+"""How long one attempt of a CRM write may take: a write held by a worker that died is tried
+again this soon, by another worker."""
 SMTP_CONVERSATION = timedelta(minutes=2)
 EMAIL_HEARTBEAT = timedelta(seconds=15)
 """The email activity heartbeats while it talks SMTP: a dead worker is noticed this fast."""
 RETRY_FOREVER_GENTLY = RetryPolicy(maximum_interval=timedelta(minutes=5))
+
+SCHEDULED_WRITES = "scheduled-crm-writes"
+"""Patch id: runs started before 2026-11-24 wrote to the CRM from local activities, which run
+before Temporal keeps the workflow task that asked for them. A worker that died after such a
+write and before the task was kept left the write behind; the retried task could take a
+message first and go another way, so the CRM kept a change the process never made. Their
+recorded writes replay as local activities; every run since schedules its writes."""
+
+Result = TypeVar("Result")
+
+
+async def write(activity: str, argument: Any, *, summary: str,
+                result_type: type[Result] | None = None) -> Result:
+    """Write to the CRM as the process decided: by an activity Temporal schedules, so the
+    write happens only once the decision that asks for it is durable. Each activity writes
+    once per business key, however often it is tried."""
+    if workflow.patched(SCHEDULED_WRITES):
+        return await workflow.execute_activity(
+            activity, argument, result_type=result_type,
+            start_to_close_timeout=CRM_WRITE, retry_policy=RETRY_FOREVER_GENTLY,
+            summary=summary[:200],
+        )
+    return await workflow.execute_local_activity(
+        activity, argument, result_type=result_type,
+        start_to_close_timeout=DATABASE_WRITE, retry_policy=RETRY_FOREVER_GENTLY,
+        summary=summary[:200],
+    )
 
 
 async def record_status(
@@ -48,13 +84,11 @@ async def record_status(
     ``event`` names the business event, unique across every run of the workflow id: the
     record is written once per event however often it is retried or replayed.
     """
-    await workflow.execute_local_activity(
+    await write(
         RECORD_STATUS,
         StatusToRecord(object_type, object_id, to_status, reason, by_user_id, holds_until,
                        event),
-        start_to_close_timeout=DATABASE_WRITE,
-        retry_policy=RETRY_FOREVER_GENTLY,
-        summary=f"{object_type} {object_id} → {to_status}: {reason}"[:200],
+        summary=f"{object_type} {object_id} → {to_status}: {reason}",
     )
     workflow.upsert_search_attributes([CRM_STATUS.value_set(to_status)])
 
@@ -74,14 +108,8 @@ async def send_email(email: EmailToSend, summary: str) -> EmailOutcome:
 
 async def create_task(task: TaskToCreate) -> CreatedTask:
     """Create a task for a person (once per purpose)."""
-    return await workflow.execute_local_activity(
-        CREATE_TASK,
-        task,
-        result_type=CreatedTask,
-        start_to_close_timeout=DATABASE_WRITE,
-        retry_policy=RETRY_FOREVER_GENTLY,
-        summary=f"Create task: {task.title}"[:200],
-    )
+    return await write(CREATE_TASK, task, result_type=CreatedTask,
+                       summary=f"Create task: {task.title}")
 
 
 async def wait_until(done: Callable[[], bool], timeout: timedelta, summary: str) -> bool:

@@ -257,8 +257,16 @@ class SupportTicket:
         await self._save()
 
     async def _after_tasks(self) -> None:
-        if self.lifecycle.status == "back_office" and not self.state.open_tasks:
-            await self._move("open", self._task_outcome or "back-office task done")
+        """A back-office ticket whose tasks are all done goes back to its agent, decided once
+        no change is under way: the change into back office may still be creating its task
+        (a write Temporal schedules takes a workflow task of its own)."""
+        if self.lifecycle.status != "back_office" or self.state.open_tasks:
+            return
+        if not self.lifecycle.settled and workflow.patched(steps.SCHEDULED_WRITES):
+            await workflow.wait_condition(lambda: self.lifecycle.settled)
+            if self.lifecycle.status != "back_office" or self.state.open_tasks:
+                return
+        await self._move("open", self._task_outcome or "back-office task done")
 
     async def _tell_dunning(self) -> None:
         """Resolving a disputed invoice's ticket resolves the dispute (once per resolution)."""
@@ -553,10 +561,8 @@ class SupportTicket:
             self.state.customer_message_id = message.email_message_id
 
     async def _record(self, message: TicketMessageToRecord) -> None:
-        await workflow.execute_local_activity(
+        await steps.write(
             RECORD_TICKET_MESSAGE, message,
-            start_to_close_timeout=steps.DATABASE_WRITE,
-            retry_policy=steps.RETRY_FOREVER_GENTLY,
             summary=f"Record the {message.author}'s message ({message.purpose})",
         )
 
@@ -590,10 +596,8 @@ class SupportTicket:
             facts = self.agenda.facts(self.state)
             if facts == self._saved:
                 return
-            await workflow.execute_local_activity(
+            await steps.write(
                 SAVE_TICKET, facts,
-                start_to_close_timeout=steps.DATABASE_WRITE,
-                retry_policy=steps.RETRY_FOREVER_GENTLY,
                 summary=f"Keep ticket {self.ticket.ticket_id}'s assignee, priority and SLA "
                         f"dates",
             )

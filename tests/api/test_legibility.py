@@ -14,7 +14,7 @@ from tests.waiting import eventually
 
 NEEDS_SUMMARY = {
     EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
-    EventType.EVENT_TYPE_MARKER_RECORDED,  # local activities
+    EventType.EVENT_TYPE_MARKER_RECORDED,  # local activities (reads)
     EventType.EVENT_TYPE_TIMER_STARTED,
 }
 
@@ -48,7 +48,7 @@ async def test_a_lead_reads_like_its_story(api: Api) -> None:
     details = await eventually(lambda: current_details(handle))
     assert details == "Lead Jane Buyer (nurturing): waiting for the next nurturing step"
     events = await timeline(handle)
-    assert ("MARKER_RECORDED", "lead 1 → nurturing: lead signed up") in events
+    assert ("ACTIVITY_TASK_SCHEDULED", "lead 1 → nurturing: lead signed up") in events
     assert ("ACTIVITY_TASK_SCHEDULED", "Send welcome newsletter to jane@acme.example") in events
     assert ("TIMER_STARTED", "Pause before the next email (3 days)") in events
     assert all(summary for _, summary in events), events
@@ -65,7 +65,7 @@ async def test_a_quote_waiting_for_approval_says_so(api: Api) -> None:
     )
     events = await eventually(lambda: _with_timer(handle))
     assert events[:2] == [
-        ("MARKER_RECORDED",
+        ("ACTIVITY_TASK_SCHEDULED",
          f"quote {quote.id} → pending_approval: discount 30 % above the 20 % threshold"),
         ("MARKER_RECORDED", "Find the sales managers who may approve"),
     ]

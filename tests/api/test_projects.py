@@ -239,8 +239,9 @@ async def test_a_project_reads_like_its_story_in_the_temporal_ui(api: Api) -> No
         handle, f"Project {body['id']} for Acme: 0 of 4 milestones done; next: Kick-off "
                 f"workshop due {kick_off:%d %b}"))
     events = await eventually(lambda: _waiting(handle))
-    assert events[0] == ("MARKER_RECORDED", f"project {body['id']} → active: kicked off from "
-                                            f"template standard: 4 milestones, managed by Maria")
+    assert events[0] == ("ACTIVITY_TASK_SCHEDULED",
+                         f"project {body['id']} → active: kicked off from template standard: "
+                         f"4 milestones, managed by Maria")
     assert ("ACTIVITY_TASK_SCHEDULED", "Send Acme the kick-off") in events
     assert events[-1] == ("TIMER_STARTED", f"Wait until {kick_off + timedelta(days=1)} for "
                                            f"reminder 1 about Kick-off workshop")

@@ -15,7 +15,8 @@ The audit says what the figures in the README are: processes that did not end as
 (or whose CRM row disagrees with the workflow's result) are lost; emails in the outbox the
 SMTP server never accepted are lost; a Message-ID the server accepted twice is duplicated
 (the documented window: a worker killed between acceptance and the outbox commit); so is a
-CRM object made twice.
+CRM object made twice; a status change or a task in the CRM that its process's history
+never asked for is a change the process never made.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import itertools
 import random
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -33,15 +34,28 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
 
 from crm import db
-from crm.models import Invoice, Lead, OutboxEmail, ProcessStart, Project, Quote, Task, Ticket
+from crm.models import (
+    Invoice,
+    Lead,
+    OutboxEmail,
+    ProcessStart,
+    Project,
+    Quote,
+    StatusChange,
+    Task,
+    Ticket,
+)
 from crm.repo import people
+from crm.repo.outbox import UNDELIVERED_TASK
 from tests import factories
 from tests.e2e.fault_stack import FaultStack
 from tests.replaying import worker_replayer
 from tests.waiting import eventually
+from workflows.contracts import CREATE_TASK, RECORD_STATUS, StatusToRecord, TaskToCreate
 
 POLICIES = """
 [lead_nurturing]
@@ -387,10 +401,13 @@ class Workload:
         read = f"/invoices/{invoice_id}"
 
         async def dunned() -> dict[str, Any] | None:
+            # The customer pays the balance the last reminder states, once it has come: a
+            # payment that comes before it, as the level is reached, rightly stops it.
             shown = await self.api.get(read, "accountant")
-            return shown if shown["level_reached"] == len(LADDER) else None
+            return shown if any(e["purpose"] == LADDER[-1] and e["status"] == "sent"
+                                for e in shown["emails"]) else None
 
-        shown = await until(dunned, f"invoice {invoice_id}: its ladder climbed")
+        shown = await until(dunned, f"invoice {invoice_id}: its last reminder sent")
         answer = await self.api.call("POST", f"{read}/payments", "accountant",
                                      key=f"pay-{n}", json={"amount": shown["balance"],
                                                            "reference": f"wire-{n}"})
@@ -468,6 +485,8 @@ class Audit:
     not_replayable: list[str] = field(default_factory=list)
     """Histories today's workflow code cannot replay: a worker that picks such a process up
     after a crash fails it (a nondeterminism error) and the process is stuck."""
+    never_made: list[str] = field(default_factory=list)
+    """Status changes and tasks in the CRM that no process's history asked for."""
 
     @property
     def lost(self) -> int:
@@ -494,6 +513,7 @@ class Audit:
             "emails duplicated outside the documented window": self.duplicated_outside_window,
             "objects duplicated": self.duplicated_objects,
             "histories that do not replay": self.not_replayable,
+            "CRM changes no process made": self.never_made,
         }
         shown = {what: items[:10] if isinstance(items, list) else items
                  for what, items in problems.items() if items}
@@ -530,7 +550,8 @@ async def audit(stack: FaultStack, workload: Workload, client: Client, *,
 
     await asyncio.gather(*(result(w) for w in expected))
     listed = {w.id async for w in client.list_workflows()}
-    not_replayable = await replay_every_history(client)
+    histories = [h async for h in every_history(client)]
+    not_replayable = await replayed_wrongly(histories)
     for workflow_id in sorted(listed - set(expected)):
         wrong.append(f"{workflow_id}: a process nobody asked for")
     sessions, engine = stack.sessions()
@@ -552,6 +573,11 @@ async def audit(stack: FaultStack, workload: Workload, client: Client, *,
                     for kind, model in MODELS.items() if kind in workload.requested}
             pending_starts = await session.scalar(
                 select(func.count(ProcessStart.id)).where(ProcessStart.started_at.is_(None)))
+            written = {key for key in await session.scalars(
+                select(StatusChange.idempotency_key).where(StatusChange.workflow_id.in_(listed))
+                .union_all(select(Task.idempotency_key).where(
+                    Task.workflow_id.in_(listed), Task.kind != UNDELIVERED_TASK)))
+                if key is not None}
     finally:
         await engine.dispose()  # type: ignore[attr-defined]
 
@@ -589,22 +615,48 @@ async def audit(stack: FaultStack, workload: Workload, client: Client, *,
         api_answers=workload.api.answers, findings=workload.api.findings,
         story_failures=workload.failures, pending_starts=pending_starts or 0,
         not_replayable=not_replayable,
+        never_made=sorted(written - writes_asked_for(histories)),
     )
 
 
-async def replay_every_history(client: Client) -> list[str]:
+async def every_history(client: Client) -> AsyncIterator[tuple[str, WorkflowHistory]]:
+    """Every run's history, with its run id."""
+    async for run in client.list_workflows():
+        handle = client.get_workflow_handle(run.id, run_id=run.run_id)
+        yield run.run_id, await handle.fetch_history()
+
+
+async def replayed_wrongly(histories: list[tuple[str, WorkflowHistory]]) -> list[str]:
     """Replay every run's history with today's code, as a worker that takes a process over
     after a crash does (most runs stay cached on one worker, so the run itself may never
     have replayed): the runs that fail to, and why."""
     replayer = worker_replayer()
     failing = []
-    async for run in client.list_workflows():
-        handle = client.get_workflow_handle(run.id, run_id=run.run_id)
-        replayed = await replayer.replay_workflow(await handle.fetch_history(),
-                                                  raise_on_replay_failure=False)
+    for run_id, history in histories:
+        replayed = await replayer.replay_workflow(history, raise_on_replay_failure=False)
         if replayed.replay_failure is not None:
-            failing.append(f"{run.id} ({run.run_id}): {replayed.replay_failure}"[:400])
+            failing.append(f"{history.workflow_id} ({run_id}): {replayed.replay_failure}"[:400])
     return failing
+
+
+def writes_asked_for(histories: list[tuple[str, WorkflowHistory]]) -> set[str]:
+    """The CRM keys of the status changes and tasks the runs' histories scheduled."""
+    keys = set()
+    convert = pydantic_data_converter.payload_converter
+    for run_id, history in histories:
+        for event in history.events:
+            if not event.HasField("activity_task_scheduled_event_attributes"):
+                continue
+            scheduled = event.activity_task_scheduled_event_attributes
+            payloads = list(scheduled.input.payloads)
+            if scheduled.activity_type.name == RECORD_STATUS:
+                change = convert.from_payloads(payloads, [StatusToRecord])[0]
+                keys.add(f"{history.workflow_id}:status:{change.event}" if change.event else
+                         f"{history.workflow_id}/{run_id}/{scheduled.activity_id}")
+            elif scheduled.activity_type.name == CREATE_TASK:
+                task = convert.from_payloads(payloads, [TaskToCreate])[0]
+                keys.add(f"{history.workflow_id}:{task.purpose}")
+    return keys
 
 
 async def stuck(handle: WorkflowHandle[Any, Any]) -> str:

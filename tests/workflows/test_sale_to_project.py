@@ -157,8 +157,8 @@ async def test_milestones_invoice_their_shares_and_the_project_closes_only_when_
     invoices = await eventually(lambda: _two(w.invoices(started.project_id)))
     second = invoices[1]
     assert second.amount == Decimal("6000.00")
-    state = await eventually(lambda: _in(started.handle, "delivered"))
-    assert state.waiting_for == "invoices to be settled"
+    state = await eventually(lambda: _in(started.handle, "delivered",
+                                         waiting_for="invoices to be settled"))
 
     # One paid, the other not yet: still delivered, not closed.
     dunning = w.env.client.get_workflow_handle(f"invoice-{first.id}")
@@ -295,9 +295,12 @@ async def _two(found: object) -> list[object]:
     return rows if len(rows) == 2 else []
 
 
-async def _in(handle: object, status: str) -> object:
+async def _in(handle: object, status: str, waiting_for: str | None = None) -> object:
+    """The project's state once it is in ``status`` (and waits for ``waiting_for``, once
+    the change has been recorded)."""
     state = await handle.query(SaleToProject.current_state)  # type: ignore[attr-defined]
-    return state if state.status == status else None
+    return state if state.status == status and waiting_for in (None, state.waiting_for) \
+        else None
 
 
 async def _settled(handle: object, invoice_id: int) -> bool:

@@ -1,13 +1,16 @@
-"""A step recorded across two workflow tasks must still replay (issue 11).
+"""A step whose write waits on the database must still go on and replay (issue 11).
 
-When a local activity outlasts most of its workflow task (a slow database write, the test
-holds the row), the worker completes the task empty and Temporal starts another at once
-(a heartbeat; answering a query in the meantime does the same). Replay joins the two tasks,
-so ``workflow.now()`` read in the first comes out as the second's start. A process that
-compares a later ``now()`` with a time it computed there can take another branch on replay
-than it took in the run: a worker that picks it up after a crash then fails it with a
-nondeterminism error, and it is stuck. Each test makes such a split, lets the process go on
-to the next timed step, and replays the whole history as a new worker would.
+When a local activity outlasts most of its workflow task, the worker completes the task
+empty and Temporal starts another at once (a heartbeat; answering a query in the meantime
+does the same). Replay joins the two tasks, so ``workflow.now()`` read in the first comes
+out as the second's start. A process that compares a later ``now()`` with a time it computed
+there can take another branch on replay than it took in the run: a worker that picks it up
+after a crash then fails it with a nondeterminism error, and it is stuck. That is how the
+writes of processes started before 2026-11-24 ran; the recorded
+``InvoiceDunning/queried-while-level-1-was-recorded`` replays such a split. Processes
+started since write through scheduled activities, so a slow write no longer splits a task:
+each test holds the row a step writes (the write waits), lets the process go on to the next
+timed step, and replays the whole history as a new worker would.
 """
 
 from __future__ import annotations
