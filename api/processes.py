@@ -113,7 +113,8 @@ Recorded = Callable[[], Awaitable[str | None]]
 CATCH_UP_SECONDS = 15.0
 """How long a decision waits for a process that is behind its own record: a worker that
 died after recording a change (its workflow task times out after 10 s, then the change is
-replayed and recorded again, once)."""
+replayed and recorded again, once). Only processes started before their writes were
+scheduled (``workflows.steps.SCHEDULED_WRITES``) record a change before Temporal keeps it."""
 CATCH_UP_PAUSE = 0.5
 
 
