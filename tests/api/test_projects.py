@@ -230,7 +230,9 @@ async def test_a_project_reads_like_its_story_in_the_temporal_ui(api: Api) -> No
     assert await description.static_summary() == (
         f"Project {body['id']} for Acme — 4 milestones, 10000.00 EUR invoiced on milestone "
         f"(sale {body['sale_id']})")
-    attributes = {key.name: value for key, value in description.typed_search_attributes}
+    # Ours only: Temporal adds its own (BuildIds, TemporalChangeVersion) once a task is done.
+    attributes = {key.name: value for key, value in description.typed_search_attributes
+                  if key.name.startswith("Crm")}
     assert attributes == {"CrmProcess": "sale_to_project", "CrmStatus": "planned",
                           "CrmCustomerId": str(body["account_id"]),
                           "CrmOwner": str(api.team.manager.id), "CrmAmount": 10000.0}
