@@ -13,7 +13,7 @@ import shutil
 import socket
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -197,13 +197,25 @@ async def fresh_namespace(dev_server: WorkflowEnvironment) -> str:
     return name
 
 
+async def started(start: Callable[[], Awaitable[WorkflowEnvironment]]) -> WorkflowEnvironment:
+    """A Temporal server for a test, started again (twice at most) when it did not answer
+    within the SDK's 5 s: on a loaded machine a start can take longer."""
+    for attempt in range(3):
+        try:
+            return await start()
+        except RuntimeError as error:
+            if "did not start" not in str(error) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 @pytest.fixture
 async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server: a 5-day timeout passes in a moment."""
-    env = await WorkflowEnvironment.start_time_skipping(
+    env = await started(lambda: WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
-    )
+    ))
     await register_search_attributes(env.client)
     async with env:
         yield env
@@ -212,11 +224,11 @@ async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture(scope="session")
 async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
     """The real Temporal dev server (the one the stack runs), shared by the session."""
-    env = await WorkflowEnvironment.start_local(
+    env = await started(lambda: WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal"),
         data_converter=pydantic_data_converter,
         search_attributes=search_attributes.ALL,
         dev_server_extra_args=["--sqlite-pragma", "journal_mode=WAL", "--log-level", "error"],
-    )
+    ))
     async with env:
         yield env

@@ -154,6 +154,14 @@ class Timeline:
         return True
 
 
+REMINDERS_COUNTED = "reminders-counted"
+"""Patch id: until 2026-11-24 (late) the wait compared the clock with a deadline taken from
+the clock at its start. When Temporal dies after handing a worker a task and before keeping
+it, the worker that still holds the process keeps what it computed the first time, so its
+clock read earlier than a replay's; the last period could then end on time in the run and
+early on replay, and the replay take another path. Since then the periods are counted."""
+
+
 async def wait_with_reminders(
     done: Callable[[], bool],
     *,
@@ -164,9 +172,39 @@ async def wait_with_reminders(
 ) -> bool:
     """Wait until ``done()`` or the timeout; meanwhile call ``remind(n)`` every period.
 
-    True when it was done in time. The n-th reminder goes out n periods after the start,
-    as long as the timeout has not been reached by then.
+    True when it was done in time. The n-th reminder goes out when n periods have passed,
+    unless the timeout is reached with the n-th. The periods are counted, never read from
+    the clock, so what the process decides here depends only on which timers fired (the
+    time a reminder takes to send is not counted: the wait ends that much later).
     """
+    if not workflow.patched(REMINDERS_COUNTED):
+        return await _wait_until_the_deadline(done, timeout=timeout, remind_every=remind_every,
+                                              remind=remind, summary=summary)
+    left, reminders = timeout, 0
+    while left > timedelta(0):
+        period = min(left, remind_every) if remind_every else left
+        left -= period
+        if left > timedelta(0):
+            step = f"{summary}: reminder {reminders + 1} in {describe(period)}"
+        else:
+            step = f"{summary}: {describe(period)} left"
+        if await wait_until(done, period, step):
+            return True
+        if left > timedelta(0):
+            reminders += 1
+            await remind(reminders)
+    return done()
+
+
+async def _wait_until_the_deadline(
+    done: Callable[[], bool],
+    *,
+    timeout: timedelta,
+    remind_every: timedelta | None,
+    remind: Callable[[int], Awaitable[None]],
+    summary: str,
+) -> bool:
+    """The wait of the runs from before :data:`REMINDERS_COUNTED`, as they recorded it."""
     deadline = workflow.now() + timeout
     reminders = 0
     while True:

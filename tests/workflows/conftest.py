@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from crm import db
 from crm.settings import Settings
 from crmflow.mail_sink import MailSink
-from tests.conftest import binary
+from tests.conftest import binary, started
 from worker.main import build_worker
 from workflows import search_attributes
 
@@ -71,7 +71,7 @@ async def harness_on_both(
 async def short_histories() -> AsyncIterator[WorkflowEnvironment]:
     """A dev server suggesting continue-as-new after 40 events (4096 by default): a few
     minutes of a long process's life span several runs."""
-    env = await WorkflowEnvironment.start_local(
+    env = await started(lambda: WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal"),
         data_converter=pydantic_data_converter,
         search_attributes=search_attributes.ALL,
@@ -79,7 +79,7 @@ async def short_histories() -> AsyncIterator[WorkflowEnvironment]:
             "--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=40",
             "--log-level", "error",
         ],
-    )
+    ))
     async with env:
         yield env
 
