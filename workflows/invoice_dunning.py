@@ -221,18 +221,16 @@ class InvoiceDunning:
         async with self.changes.make(plan) as moving:
             if not moving:
                 return
-            if not workflow.patched(steps.SCHEDULED_WRITES):
-                self.state.pushed_back += max(workflow.now() - due_at, timedelta(0))
+            taken_at = workflow.now()  # what runs from before steps.SCHEDULED_WRITES read
             self.state.level_reached = n + 1
             if fee:
                 self.state.late_fee = fee
-            decided_at = await self._record_invoice()
-            if decided_at is not None:
-                # How late it came, by the time Temporal scheduled its write: kept in the
-                # history, so the same in the run and in every replay. workflow.now() is not
-                # when a workflow task's completion was lost (Temporal restarted) and the
-                # task was started again later: the worker kept what it had computed first.
-                self.state.pushed_back += max(decided_at - due_at, timedelta(0))
+            # How late it came, by the time Temporal scheduled its write: kept in the
+            # history, so the same in the run and in every replay. workflow.now() is not when
+            # a workflow task's completion was lost (Temporal restarted) and the task was
+            # started again later: the worker kept what it had computed the first time.
+            decided_at = await self._record_invoice() or taken_at
+            self.state.pushed_back += max(decided_at - due_at, timedelta(0))
         if "collections" in level.actions:
             await self._task("collections", f"Hand invoice {self.invoice.number} of "
                              f"{self.invoice.customer} to collections", f"level_{n + 1}",

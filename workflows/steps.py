@@ -177,48 +177,23 @@ async def wait_with_reminders(
     the clock, so what the process decides here depends only on which timers fired (the
     time a reminder takes to send is not counted: the wait ends that much later).
     """
-    if not workflow.patched(REMINDERS_COUNTED):
-        return await _wait_until_the_deadline(done, timeout=timeout, remind_every=remind_every,
-                                              remind=remind, summary=summary)
+    counted = workflow.patched(REMINDERS_COUNTED)
+    deadline = workflow.now() + timeout  # what runs from before REMINDERS_COUNTED read
     left, reminders = timeout, 0
-    while left > timedelta(0):
-        period = min(left, remind_every) if remind_every else left
-        left -= period
-        if left > timedelta(0):
-            step = f"{summary}: reminder {reminders + 1} in {describe(period)}"
-        else:
-            step = f"{summary}: {describe(period)} left"
-        if await wait_until(done, period, step):
-            return True
-        if left > timedelta(0):
-            reminders += 1
-            await remind(reminders)
-    return done()
-
-
-async def _wait_until_the_deadline(
-    done: Callable[[], bool],
-    *,
-    timeout: timedelta,
-    remind_every: timedelta | None,
-    remind: Callable[[int], Awaitable[None]],
-    summary: str,
-) -> bool:
-    """The wait of the runs from before :data:`REMINDERS_COUNTED`, as they recorded it."""
-    deadline = workflow.now() + timeout
-    reminders = 0
     while True:
-        remaining = deadline - workflow.now()
-        if remaining <= timedelta(0):
+        if not counted:
+            left = deadline - workflow.now()
+        if left <= timedelta(0):
             return done()
-        period = min(remaining, remind_every) if remind_every else remaining
-        if period < remaining:
+        period = min(left, remind_every) if remind_every else left
+        if period < left:
             step = f"{summary}: reminder {reminders + 1} in {describe(period)}"
         else:
             step = f"{summary}: {describe(period)} left"
         if await wait_until(done, period, step):
             return True
-        if remind_every and deadline - workflow.now() > timedelta(0):
+        left = left - period if counted else deadline - workflow.now()
+        if remind_every and left > timedelta(0):
             reminders += 1
             await remind(reminders)
 

@@ -260,11 +260,14 @@ class SupportTicket:
         """A back-office ticket whose tasks are all done goes back to its agent, decided once
         no change is under way: the change into back office may still be creating its task
         (a write Temporal schedules takes a workflow task of its own)."""
-        if self.lifecycle.status != "back_office" or self.state.open_tasks:
+        def done() -> bool:
+            return self.lifecycle.status == "back_office" and not self.state.open_tasks
+
+        if not done():
             return
         if not self.lifecycle.settled and workflow.patched(steps.SCHEDULED_WRITES):
             await workflow.wait_condition(lambda: self.lifecycle.settled)
-            if self.lifecycle.status != "back_office" or self.state.open_tasks:
+            if not done():
                 return
         await self._move("open", self._task_outcome or "back-office task done")
 
