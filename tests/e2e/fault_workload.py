@@ -372,7 +372,14 @@ class Workload:
         project_id = started["id"]
         self._expect(Expected(started["process_id"], "project", project_id, "closed",
                               {"kick_off:customer", "closed:customer"}))
-        shown = await self.api.get(f"/projects/{project_id}", "admin")
+
+        async def kicked_off() -> dict[str, Any] | None:
+            # Until then a milestone is refused (409: only an active project can have one
+            # completed), as it would be for anyone: a worker killed at the kick-off delays it.
+            shown = await self.api.get(f"/projects/{project_id}", "admin")
+            return shown if shown["status"] == "active" else None
+
+        shown = await until(kicked_off, f"project {project_id}: kicked off")
         [milestone] = shown["milestones"]
         await self.api.ok("POST", f"/projects/{project_id}/milestones/{milestone['id']}/complete",
                           "admin", key=f"milestone-{n}", json={})
