@@ -20,7 +20,7 @@ from crmflow.mail_sink import MailSink
 from tests.waiting import eventually
 from tests.workflows.conftest import runs_of
 from tests.workflows.projects import DAY, running
-from tests.workflows.test_sale_to_project import TWO_STEPS
+from tests.workflows.test_sale_to_project import CONTACT, TWO_STEPS
 from workflows.dunning_types import PaymentReceived
 from workflows.invoice_dunning import InvoiceDunning
 from workflows.project_types import MilestoneCompletion, ProjectPolicy
@@ -38,6 +38,7 @@ async def test_a_long_project_continues_as_new_carrying_its_state(
                                 template=TWO_STEPS, overdue_by=40 * DAY)
         handle = started.handle
         design, delivery = started.milestone("Design"), started.milestone("Delivery")
+        await eventually(lambda: w.mail.to(CONTACT))  # kicked off: active, so it may complete
         await handle.execute_update(SaleToProject.complete_milestone, MilestoneCompletion(
             design, team.rep.id, team.rep.role))
         [first] = await eventually(lambda: w.invoices(started.project_id))
