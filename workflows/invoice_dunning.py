@@ -156,7 +156,7 @@ class InvoiceDunning:
         if step is None:
             await workflow.wait_condition(lambda: self.changes.count != seen)
             return
-        wait = step.at - workflow.now()
+        wait = steps.time_until(step.at)
         if wait > timedelta(0) and await steps.wait_until(
             lambda: self.changes.count != seen, wait,
             f"Wait until {step.at:%Y-%m-%d} for {step.what}",

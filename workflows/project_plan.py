@@ -45,8 +45,10 @@ def overdue_at(milestone: PlannedMilestone) -> datetime:
 
 def reminder_due(milestone: PlannedMilestone, progress: MilestoneProgress, now: datetime,
                  every: timedelta) -> int:
-    """The number of the reminder due now, or 0. Reminder n falls n - 1 periods after the
-    milestone became overdue; after an outage only the latest one goes out."""
+    """The number of the reminder due ``now``, or 0. Reminder n falls n - 1 periods after
+    the milestone became overdue; a process that starts (or continues as new) after several
+    have fallen due sends only the latest. ``now`` is the process's history clock: when its
+    workers were down, each reminder missed goes out as its timer fires."""
     if progress.completed_at is not None or now < overdue_at(milestone):
         return 0
     due = (now - overdue_at(milestone)) // every + 1

@@ -107,6 +107,8 @@ class SaleToProject:
         self.lifecycle.last.reason = self.state.status_reason
         self._events = 0
         """Messages taken in this run: the main loop looks again when it changes."""
+        self.timeline = steps.Timeline()
+        """What time has brought: reminders and instalments fall due as their timers fire."""
 
     @workflow.run
     async def run(self, project: SaleToProjectInput) -> ProjectResult:
@@ -156,11 +158,12 @@ class SaleToProject:
     # The main loop: invoices, reminders, delivery and closing as they fall due ----------
 
     async def _catch_up(self) -> None:
-        for owed in project_plan.invoices_owed(self.project, self.state, workflow.now().date()):
+        for owed in project_plan.invoices_owed(self.project, self.state,
+                                               self.timeline.now().date()):
             await self._invoice(owed)
         await self._remind()
         status = self.lifecycle.status
-        if project_plan.invoices_owed(self.project, self.state, workflow.now().date()):
+        if project_plan.invoices_owed(self.project, self.state, self.timeline.now().date()):
             return  # a milestone completed meanwhile: invoiced first, on the next round
         if status == "active" and project_plan.all_milestones_done(self.state):
             await self._move("delivered", "every milestone done: "
@@ -191,9 +194,12 @@ class SaleToProject:
 
         if step is None:
             await workflow.wait_condition(moved)
-        elif step.at > workflow.now():
-            await steps.wait_until(moved, step.at - workflow.now(),
-                                   f"Wait until {step.at:%Y-%m-%d} for {step.what}")
+            return
+        summary = f"Wait until {step.at:%Y-%m-%d} for {step.what}"
+        if self.timeline.by_timers:
+            await self.timeline.wait_for(step.at, moved, summary)
+        elif step.at > workflow.now():  # a run from before steps.DECIDED_BY_TIMERS
+            await steps.wait_until(moved, step.at - workflow.now(), summary)
 
     async def _invoice(self, owed: InvoiceOwed) -> None:
         """Issue one invoice, as a recorded change: a cancellation comes before or after it."""
@@ -230,7 +236,8 @@ class SaleToProject:
         every, manager = self.policy.milestone_reminder, self.project.manager
         for milestone, progress in zip(self.project.milestones, self.state.milestones,
                                        strict=True):
-            reminder = project_plan.reminder_due(milestone, progress, workflow.now(), every)
+            reminder = project_plan.reminder_due(milestone, progress, self.timeline.now(),
+                                                 every)
             if not reminder or not await self._still_open(progress):
                 continue
             progress.reminders_sent = reminder

@@ -112,6 +112,23 @@ async def create_task(task: TaskToCreate) -> CreatedTask:
                        summary=f"Create task: {task.title}")
 
 
+TIMED_STEPS = "timed-steps"
+"""Patch id: until 2026-11-24 (late) a process took at once a step whose time had come, and
+waited on a timer for one still to come; the clock decided which. A replay can read a later
+clock than the run did in the same workflow task (Temporal killed while a worker held it), so
+it could take at once a step the run had set a timer for, and break. Since then every timed
+step waits on a timer, of a millisecond when its time has come: the run and every replay set
+the same timers, whatever the clock reads (a timer's length is not checked on replay)."""
+SHORTEST_WAIT = timedelta(milliseconds=1)
+
+
+def time_until(at: datetime) -> timedelta:
+    """How long to wait for a step due ``at``: at least :data:`SHORTEST_WAIT` (zero or less,
+    for a run from before :data:`TIMED_STEPS`, when its time has come)."""
+    left = at - workflow.now()
+    return max(left, SHORTEST_WAIT) if workflow.patched(TIMED_STEPS) else left
+
+
 async def wait_until(done: Callable[[], bool], timeout: timedelta, summary: str) -> bool:
     """Wait until ``done()`` holds or the timeout passes; True when it holds."""
     try:
@@ -121,33 +138,53 @@ async def wait_until(done: Callable[[], bool], timeout: timedelta, summary: str)
     return True
 
 
-class Timeline:
-    """The time a process decides what has fallen due by: the workflow clock, but never
-    before an alarm whose timer has fired.
+DECIDED_BY_TIMERS = "decided-by-timers"
+"""Patch id: until 2026-11-24 (late) a project and a ticket decided what had fallen due by
+the workflow clock (a ticket: never before an alarm whose timer fired). A message that woke
+the process just before an alarm found it not yet due in the run; a replay reading a later
+clock for that task (Temporal killed while a worker held it) found it due, took the step and
+broke. Since then they decide by :class:`Timeline`'s history clock."""
 
-    On replay, ``workflow.now()`` can be later than the run saw: a workflow task that
-    answered a query while a local activity ran ends early and another begins at once, and
-    replay joins the two. A time the process read there (a ticket opened at, a status
-    entered at) comes out later, and so do the alarms computed from it; "has it fallen due?"
-    asked of them when their timer fires could then be answered no on replay where the run
-    said yes, and the process would take another path and break. A timer that fired is
-    history: what it was set for has come, in the run and in every replay.
+
+class Timeline:
+    """The time a process decides what has fallen due by: the time its history says has
+    come, never the clock's reading.
+
+    That is the run's start, or the latest alarm whose timer fired, whichever is later.
+    Every alarm is waited for on a timer, even one whose time has come (for a millisecond):
+    an alarm falls due when its timer fires, in the run and in every replay, and a message
+    that wakes the process just before an alarm finds it not yet due on replay too, however
+    much later than the run the replay's clock reads for that task. ``workflow.now()`` stays
+    right for what the process records (when a message came) and shows.
+
+    Runs from before :data:`DECIDED_BY_TIMERS` read the workflow clock, but never before an
+    alarm whose timer fired; they may skip the timer of an alarm whose time has come.
     """
 
     def __init__(self) -> None:
         self.reached: datetime | None = None
         """The latest alarm whose timer fired."""
+        self._by_timers: bool | None = None
+
+    @property
+    def by_timers(self) -> bool:
+        """Whether this run decides by its history clock (asked once, when first needed)."""
+        if self._by_timers is None:
+            self._by_timers = workflow.patched(DECIDED_BY_TIMERS)
+        return self._by_timers
 
     def now(self) -> datetime:
-        now = workflow.now()
+        now = workflow.info().workflow_start_time if self.by_timers else workflow.now()
         return now if self.reached is None else max(now, self.reached)
 
     async def wait_for(self, at: datetime, done: Callable[[], bool], summary: str) -> bool:
         """Wait until ``done()`` holds or ``at`` comes (then it counts as reached, however
         the clock reads); True when it holds."""
+        left = at - workflow.now()
         try:
-            await workflow.wait_condition(done, timeout=at - workflow.now(),
-                                          timeout_summary=summary[:200])
+            await workflow.wait_condition(
+                done, timeout=max(left, SHORTEST_WAIT) if self.by_timers else left,
+                timeout_summary=summary[:200])
         except TimeoutError:
             self.reached = at if self.reached is None else max(self.reached, at)
             return done()

@@ -201,7 +201,7 @@ class SupportTicket:
             alarm = self.agenda.next_alarm(self.state, self.lifecycle.status)
             if alarm is None:
                 await workflow.wait_condition(moved)
-            elif alarm[0] > self.timeline.now():
+            elif self.timeline.by_timers or alarm[0] > self.timeline.now():
                 await self.timeline.wait_for(alarm[0], moved, alarm[1])
         await self._send_emails()
         await self._tell_dunning()
