@@ -17,6 +17,7 @@ from typing import Any
 
 import compose
 import pytest
+import yaml
 from sqlalchemy.engine import make_url
 
 from crm.settings import Settings
@@ -174,6 +175,20 @@ def test_temporal_uses_postgres(services: dict[str, dict[str, Any]]) -> None:
     for database in ("temporal", "temporal_visibility"):
         assert database in schema["environment"].get("DBNAME", "") + script
     assert "temporal-sql-tool --plugin postgres12" in script
+
+
+def test_temporal_turns_on_what_crmflow_relies_on(services: dict[str, dict[str, Any]]) -> None:
+    """Updates, Update-with-Start and eager activity dispatch (off by default on the server,
+    on in the dev server the tests and the benchmark run on)."""
+    environment = services["temporal"]["environment"]
+    path = environment["DYNAMIC_CONFIG_FILE_PATH"]
+    [mount] = [v for v in services["temporal"]["volumes"]
+               if v["type"] == "bind" and path.startswith(v["target"] + "/")]
+    values = yaml.safe_load(Path(mount["source"], path.removeprefix(mount["target"] + "/"))
+                            .read_text())
+    for key in ("frontend.enableUpdateWorkflowExecution",
+                "frontend.enableExecuteMultiOperation", "system.enableActivityEagerExecution"):
+        assert values[key] == [{"value": True, "constraints": {}}], key
 
 
 def mounted_script(service: dict[str, Any]) -> str:
