@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -23,10 +24,27 @@ class StackError(RuntimeError):
     """A part of the stack did not start; the message says which and where its log is."""
 
 
+LOCAL_PORTS = range(20000, 32768)
+"""Below the ephemeral ports (Linux 32768-60999, macOS 49152-65535), which the system hands
+out to anything that binds port 0 or connects: a port the system gave us could be handed
+again, to a Temporal dev server's own services or to an outgoing connection, before the
+part we picked it for binds it (a dev server's UI once failed so: address already in use)."""
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free local port outside the ephemeral range, never the same one twice."""
+    for port in random.sample(LOCAL_PORTS, 100):
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise StackError(f"no free port between {LOCAL_PORTS.start} and {LOCAL_PORTS.stop - 1}")
 
 
 @dataclass

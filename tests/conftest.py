@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import shutil
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -30,6 +29,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from bench.processes import free_port
 from crm import db
 from crm.logs import configure_logging
 from crm.migrate import upgrade_to_head
@@ -40,12 +40,6 @@ from workflows import search_attributes
 POSTGRES_SERVER = os.environ.get(
     "CRMFLOW_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def binary(name: str) -> str:
