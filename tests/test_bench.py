@@ -24,6 +24,9 @@ MEASURES = {
     "5 timer storm: fired", "5 timer storm: lateness p50", "5 timer storm: lateness p99",
     "6 read p99: GET /leads", "6 read p99: GET /leads/{id}", "6 read p99: GET /quotes?status=",
     "6 read p99: GET /quotes/{id}",
+    "1 intake: CPU per process taken in", "1 process starts: CPU per start",
+    "2 short process end to end: CPU per process", "3 approval round trip: CPU per decision",
+    "5 timer storm: CPU per reminder", "6 read: CPU per read",
 }
 
 

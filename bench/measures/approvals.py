@@ -14,6 +14,7 @@ preparing thousands of pending quotes twice would not fit the run's time.
 from __future__ import annotations
 
 from bench.bare_workflows import Decision
+from bench.cpu import cpu_row, metered
 from bench.http import LeanClient
 from bench.load import LoadResult, closed_loop, failure_note
 from bench.loads import Loads
@@ -32,9 +33,10 @@ async def measure(stack: Stack, loads: Loads, pending: Pending) -> Outcome:
         handle = stack.client.get_workflow_handle(pending.bare_ids[i])
         assert await handle.execute_update("decide", decision) == "validated"
 
-    bare = await closed_loop(decide_bare, concurrency=loads.deciders,
-                             count=min(loads.approvals, len(pending.bare_ids)),
-                             seconds=loads.approvals_seconds, grace=loads.grace)
+    with metered(stack) as bare_cpu:
+        bare = await closed_loop(decide_bare, concurrency=loads.deciders,
+                                 count=min(loads.approvals, len(pending.bare_ids)),
+                                 seconds=loads.approvals_seconds, grace=loads.grace)
 
     auth = {"Authorization": f"Bearer {manager.token}"}
     async with LeanClient(stack.api_url, connections=loads.deciders, headers=auth) as http:
@@ -46,11 +48,15 @@ async def measure(stack: Stack, loads: Loads, pending: Pending) -> Outcome:
                 raise RuntimeError(f"quote {pending.quote_ids[i]}: {answer.json()['status']}")
 
         async with stack.profiled("approvals", "api", "worker"):
-            ours = await closed_loop(decide, concurrency=loads.deciders,
-                                     count=min(loads.approvals, len(pending.quote_ids)),
-                                     seconds=loads.approvals_seconds, grace=loads.grace)
+            with metered(stack) as ours_cpu:
+                ours = await closed_loop(decide, concurrency=loads.deciders,
+                                         count=min(loads.approvals, len(pending.quote_ids)),
+                                         seconds=loads.approvals_seconds, grace=loads.grace)
     stack.check_alive()
-    return _outcome(stack.database, ours, bare, loads.deciders)
+    outcome = _outcome(stack.database, ours, bare, loads.deciders)
+    outcome.rows.append(cpu_row(MEASURE, stack.database, "decision", ours_cpu, ours.done,
+                                bare_cpu, bare.done))
+    return outcome
 
 
 def _outcome(database: str, ours: LoadResult, bare: LoadResult, deciders: int) -> Outcome:

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from bench import seed
 from bench.bare import TASK_QUEUE as BARE_QUEUE
+from bench.cpu import cpu_row, metered
 from bench.http import LeanClient
 from bench.load import LoadResult, closed_loop, failure_note
 from bench.loads import Loads
@@ -39,8 +40,9 @@ async def measure(stack: Stack, loads: Loads) -> Outcome:
         assert await handle.result() == "won"
 
     grace = min(15, GRACE * loads.grace)
-    bare = await closed_loop(bare_deal, concurrency=loads.deciders, count=loads.deals,
-                             seconds=loads.deals_seconds, grace=grace)
+    with metered(stack) as bare_cpu:
+        bare = await closed_loop(bare_deal, concurrency=loads.deciders, count=loads.deals,
+                                 seconds=loads.deals_seconds, grace=grace)
 
     engine = db.create_engine(stack.database_url)
     try:
@@ -69,10 +71,14 @@ async def measure(stack: Stack, loads: Loads) -> Outcome:
                 raise RuntimeError(f"quote {quote} ended {result}")
 
         async with stack.profiled("deals", "api", "worker"):
-            ours = await closed_loop(deal, concurrency=loads.deciders, count=len(rows),
-                                     seconds=loads.deals_seconds, grace=grace)
+            with metered(stack) as ours_cpu:
+                ours = await closed_loop(deal, concurrency=loads.deciders, count=len(rows),
+                                         seconds=loads.deals_seconds, grace=grace)
     stack.check_alive()
-    return _outcome(stack.database, ours, bare, loads.deciders)
+    outcome = _outcome(stack.database, ours, bare, loads.deciders)
+    outcome.rows.append(cpu_row(MEASURE, stack.database, "process", ours_cpu, ours.done,
+                                bare_cpu, bare.done))
+    return outcome
 
 
 def _outcome(database: str, ours: LoadResult, bare: LoadResult, drivers: int) -> Outcome:

@@ -18,6 +18,7 @@ time budget, then as many bare processes as crmflow took in (memory at the same 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections.abc import Awaitable, Callable
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 
 from bench import seed, starting
 from bench.bare_workflows import Waiting
+from bench.cpu import Spent, cpu_row, metered
 from bench.loads import Loads
 from bench.outcomes import Goal, Outcome, Row
 from bench.probes import Arrivals
@@ -48,9 +50,11 @@ class Side:
     seconds: float
     worker_bytes: int
     server_bytes: int
-    worker_cpu: float = 0.0
-    server_cpu: float = 0.0
-    """CPU seconds the worker and the server spent over the intake."""
+    cpu: Spent
+    """What the stack spent from the worker's release until the last process was in."""
+    events: int
+    """The history events of one process taken in, as it waits: what the worker's cache and
+    the server keep state for."""
 
     @property
     def rate(self) -> float:
@@ -63,12 +67,6 @@ class Side:
     @property
     def server_kib(self) -> float:
         return self.server_bytes / 1024 / max(self.queued, 1)
-
-    def cpu_note(self) -> str:
-        """CPU per process taken in: where a two-core machine's time goes."""
-        n = max(self.taken_in, 1)
-        return (f"CPU per process: worker {self.worker_cpu / n * 1000:.1f} ms, "
-                f"server {self.server_cpu / n * 1000:.1f} ms")
 
 
 async def measure(stack: Stack, loads: Loads) -> Outcome:
@@ -120,20 +118,23 @@ async def _side(stack: Stack, worker: str, queue: Callable[[], Awaitable[None]],
     """Queue the processes with the worker held, release it, time the intake, read memory;
     end the processes not in by the deadline. ``keys``: arrival key -> workflow id."""
     worker_before, server_before = stack.rss(worker), stack.rss("temporal")
-    async with stack.held(worker):
-        await queue()
-        cpu_before = stack.cpu(worker), stack.cpu("temporal")
-        released = time.time()
-    seen = await arrivals.wait_for(keys, until=released + budget)
-    worker_cpu, server_cpu = (stack.cpu(worker) - cpu_before[0],
-                              stack.cpu("temporal") - cpu_before[1])
+    with contextlib.ExitStack() as metering:
+        async with stack.held(worker):
+            await queue()
+            spent = metering.enter_context(metered(stack))
+            released = time.time()
+        seen = await arrivals.wait_for(keys, until=released + budget)
     finished = max(seen.values()) if len(seen) == len(keys) else released + budget
     await starting.terminate(stack, [wid for key, wid in keys.items() if key not in seen])
     await asyncio.sleep(SETTLE)
     stack.check_alive()
+    events = 0
+    if seen:
+        described = await stack.client.get_workflow_handle(keys[next(iter(seen))]).describe()
+        events = described.raw_description.workflow_execution_info.history_length
     return Side(len(keys), len(seen), finished - released,
-                stack.rss(worker) - worker_before, stack.rss("temporal") - server_before,
-                worker_cpu, server_cpu)
+                stack.rss(worker) - worker_before, stack.rss("temporal") - server_before, spent,
+                events)
 
 
 def _outcome(database: str, ours: Side, bare: Side, target: int) -> Outcome:
@@ -145,11 +146,14 @@ def _outcome(database: str, ours: Side, bare: Side, target: int) -> Outcome:
             Goal("ratio_at_least", 0.9),
             f"backlog, worker released: first welcome email vs first bare activity; "
             f"crmflow {counted(ours)} (target {target:,}, sized to the warm-up's rate), "
-            f"bare {counted(bare)}; crmflow {ours.cpu_note()}; bare {bare.cpu_note()}"),
+            f"bare {counted(bare)}"),
+        cpu_row("1 intake", database, "process taken in", ours.cpu, ours.taken_in, bare.cpu,
+                bare.taken_in),
         Row("4 worker memory per open process", database, "KiB", ours.worker_kib,
             bare.worker_kib, Goal("ratio_at_most", 1.0),
             f"worker RSS growth / processes in ({ours.taken_in} crmflow, {bare.taken_in} bare);"
-            f" default workflow cache"),
+            f" default workflow cache; history events of a waiting process: crmflow "
+            f"{ours.events}, bare {bare.events}"),
         Row("4 server memory per open process", database, "KiB", ours.server_kib,
             bare.server_kib, None, "dev server RSS growth / processes queued"),
         Row("4 worker+server memory per open process", database, "KiB",

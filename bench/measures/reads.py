@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from bench import seed
+from bench.cpu import cpu_row, metered
 from bench.http import LeanClient
 from bench.load import LoadResult, closed_loop
 from bench.loads import Loads
@@ -87,14 +88,16 @@ async def measure(stack: Stack, loads: Loads) -> Outcome:
         "GET /quotes/{id}": lambda: f"/quotes/{pick.choice(quote_ids)}",
     }
     auth = {"Authorization": f"Bearer {stack.people.rep.token}"}
-    noop = await _load(stack.noop_url, lambda: "/noop", {}, loads)
+    with metered(stack) as noop_cpu:
+        noop = await _load(stack.noop_url, lambda: "/noop", {}, loads)
     await _analyzed_by_the_api(stack.database_url)
     results, restarted = {}, set()
     async with stack.profiled("reads", "api"):
-        for name, paths in endpoints.items():
-            results[name] = await _load(stack.api_url, paths, auth, loads)
-            if await stack.unstick_api():  # one endpoint's pile-up must not fail the next
-                restarted.add(name)
+        with metered(stack) as reads_cpu:
+            for name, paths in endpoints.items():
+                results[name] = await _load(stack.api_url, paths, auth, loads)
+                if await stack.unstick_api():  # one endpoint's pile-up must not fail the next
+                    restarted.add(name)
     stack.check_alive()
 
     outcome = Outcome(distributions=[Distribution(MEASURE, stack.database, "bare",
@@ -111,4 +114,6 @@ async def measure(stack: Stack, loads: Loads) -> Outcome:
             f"{noop.rate:.0f}/s{failed}", (result.failures, noop.failures)))
         outcome.distributions.append(
             Distribution(MEASURE, stack.database, "crmflow", result.latencies, name))
+    outcome.rows.append(cpu_row(MEASURE, stack.database, "read", reads_cpu,
+                                sum(r.done for r in results.values()), noop_cpu, noop.done))
     return outcome

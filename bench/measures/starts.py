@@ -16,6 +16,7 @@ import time
 from bench import starting
 from bench.bare import TASK_QUEUE as BARE_QUEUE
 from bench.bare_workflows import Waiting
+from bench.cpu import cpu_row, metered
 from bench.http import LeanClient
 from bench.load import LoadResult, closed_loop, failure_note
 from bench.loads import Loads
@@ -35,8 +36,10 @@ async def measure(stack: Stack, loads: Loads) -> Outcome:
                                           task_queue=BARE_QUEUE)
         bare_started.append(bare_ids[i])
 
-    bare = await closed_loop(start_bare, concurrency=loads.concurrency, count=loads.starts,
-                             seconds=loads.starts_seconds, grace=loads.grace)
+    with metered(stack) as bare_cpu:
+        bare = await closed_loop(start_bare, concurrency=loads.concurrency,
+                                 count=loads.starts, seconds=loads.starts_seconds,
+                                 grace=loads.grace)
     seen = stack.reports.times_of(f"in {i}" for i in bare_started)
     await starting.terminate(stack, [i for i in bare_started if f"in {i}" not in seen])
 
@@ -52,13 +55,18 @@ async def measure(stack: Stack, loads: Loads) -> Outcome:
             ours_started.append(int(answer.json()["id"]))
 
         async with stack.profiled("starts", "api", "worker"):
-            ours = await closed_loop(sign_up, concurrency=loads.concurrency, count=loads.starts,
-                                     seconds=loads.starts_seconds, grace=loads.grace)
+            with metered(stack) as ours_cpu:
+                ours = await closed_loop(sign_up, concurrency=loads.concurrency,
+                                         count=loads.starts, seconds=loads.starts_seconds,
+                                         grace=loads.grace)
     seen = stack.mail.arrivals.times_of(f"lead-{i}:welcome" for i in ours_started)
     await starting.terminate(stack, [f"lead-{i}" for i in ours_started
                                      if f"lead-{i}:welcome" not in seen])
     stack.check_alive()
-    return _outcome(stack.database, ours, bare, loads.concurrency)
+    outcome = _outcome(stack.database, ours, bare, loads.concurrency)
+    outcome.rows.append(cpu_row(MEASURE, stack.database, "start", ours_cpu, ours.done,
+                                bare_cpu, bare.done))
+    return outcome
 
 
 def _outcome(database: str, ours: LoadResult, bare: LoadResult, callers: int) -> Outcome:

@@ -28,6 +28,7 @@ from decimal import Decimal
 
 from bench import seed, starting
 from bench.bare_workflows import Approval
+from bench.cpu import cpu_row, metered
 from bench.load import percentile
 from bench.loads import Loads
 from bench.outcomes import Distribution, Goal, Outcome, Row
@@ -76,14 +77,19 @@ class Storm:
     async def unleash(self) -> tuple[Outcome, Pending]:
         """Wait until every reminder is due, release each worker in turn, time the storm."""
         await asyncio.sleep(max(0.0, self.due_by - time.time()))
-        bare = await self._release(self.bare)
+        with metered(self.stack) as bare_cpu:
+            bare = await self._release(self.bare)
         async with self.stack.profiled("storm", "worker"):
-            ours = await self._release(self.ours)
+            with metered(self.stack) as ours_cpu:
+                ours = await self._release(self.ours)
         pending = Pending(
             [int(wid.removeprefix("quote-")) for key, wid in self.ours.reminders.items()
              if key in ours],
             [wid for key, wid in self.bare.reminders.items() if key in bare])
-        return self._outcome(ours, bare), pending
+        outcome = self._outcome(ours, bare)
+        outcome.rows.append(cpu_row(MEASURE, self.stack.database, "reminder", ours_cpu,
+                                    len(ours), bare_cpu, len(bare)))
+        return outcome, pending
 
     async def _release(self, side: Side) -> dict[str, float]:
         self.stack.release(side.worker)
