@@ -78,10 +78,6 @@ class Stack:
     def rss(self, name: str) -> int:
         return self.parts[name].rss()
 
-    def cpu(self, name: str) -> float:
-        """CPU seconds (user + system) the process and its children have used so far."""
-        return self.parts[name].cpu()
-
     def check_alive(self) -> None:
         for part in self.parts.values():
             part.check_alive()
