@@ -24,8 +24,9 @@ import psutil
 from bench.outcomes import Row
 from bench.stack import Stack
 
-NAMES = {"api": "api", "worker": "worker", "bare": "bare worker", "temporal": "server",
-         "noop": "no-op app", "bench": "bench (callers, mail sink)"}
+NAMES = {"bare": "bare worker", "temporal": "server", "noop": "no-op app",
+         "bench": "bench (callers, mail sink)"}
+"""How the details name a process (``api`` and ``worker`` by their own names)."""
 
 
 def _snapshot(stack: Stack) -> dict[str, tuple[int, float]]:
