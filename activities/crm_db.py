@@ -7,6 +7,8 @@ assignment and the opportunity are no-ops once done, a quote makes at most one s
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from temporalio import activity
 
 from crm import db
@@ -42,8 +44,9 @@ class CrmActivities:
         self.sessions = sessions
 
     @activity.defn(name=RECORD_STATUS)
-    async def record_status(self, change: StatusToRecord) -> None:
-        """Move a business object to a new status and write who, when and why."""
+    async def record_status(self, change: StatusToRecord) -> datetime:
+        """Move a business object to a new status and write who, when and why; answers when
+        Temporal scheduled the write (a time the process's history keeps)."""
         info = activity.info()
         workflow_id = info.workflow_id or ""
         async with db.unit_of_work(self.sessions) as session:
@@ -62,6 +65,7 @@ class CrmActivities:
                 ),
                 holds_until=change.holds_until,
             )
+        return info.scheduled_time
 
     @activity.defn(name=CREATE_TASK)
     async def create_task(self, task: TaskToCreate) -> CreatedTask:

@@ -15,7 +15,7 @@ So:
   them, and the small helpers every process is made of. They hold no mutable module state
   and do no I/O at import or call time; their classes are then created once per worker, and
   payloads are converted with type adapters built once (``crm.temporal``). The workflow
-  modules themselves (``workflows.lead_to_sale``…) and ``workflows.legacy`` stay sandboxed:
+  modules themselves (``workflows.lead_to_sale``…) stay sandboxed:
   the sandbox's restrictions keep checking the code that makes the decisions.
 * **Sources are compiled once per worker** (``compile_once``): whatever the environment
   says about bytecode files, the sandbox re-executes compiled code for every run, never the
@@ -63,6 +63,7 @@ PASSED_THROUGH: tuple[str, ...] = (
     "workflows.lifecycle",
     "workflows.planned_change",
     "workflows.ticket_mail",
+    "workflows.patches",
 )
 """Modules shared by every workflow run instead of re-imported for each."""
 

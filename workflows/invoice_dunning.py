@@ -64,9 +64,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 """An invoice's statuses and where each may go; paid, written_off and credited are final.
 A status that goes to itself records a business event in it: a level reached, a payment."""
-ENDS_WHEN_RESOLVED_WHILE_RAISED = "ends-when-resolved-while-raised"
-"""Patch id: a dispute resolved while its ticket was being opened left the process waiting
-forever on a final status; processes that ran without the patch replay as they ran."""
 DUNNED = ("open", "overdue")
 """The ladder runs in these; a promise suspends it, a dispute pauses it."""
 MAY_PAY = (Role.ACCOUNTANT, Role.ADMIN, Role.INTEGRATION)
@@ -130,6 +127,7 @@ class InvoiceDunning:
                                    status=self.state.status, on_change=self._changed)
         self.lifecycle.last.reason = self.state.status_reason
         self.changes = PlannedChanges(self.lifecycle)
+        self.timeline = steps.Timeline()
         self._unrecorded: set[str] = set()
         self._shown_balance = self.state.balance if invoice.carried else invoice.total
 
@@ -139,7 +137,7 @@ class InvoiceDunning:
             if workflow.info().is_continue_as_new_suggested():
                 await self._continue_as_new()
             await self._raise_dispute()
-            if self.lifecycle.final and workflow.patched(ENDS_WHEN_RESOLVED_WHILE_RAISED):
+            if self.lifecycle.final:
                 break  # resolved while its ticket was being opened
             await self._follow_the_ladder()
         await self._close()
@@ -156,11 +154,8 @@ class InvoiceDunning:
         if step is None:
             await workflow.wait_condition(lambda: self.changes.count != seen)
             return
-        wait = steps.time_until(step.at)
-        if wait > timedelta(0) and await steps.wait_until(
-            lambda: self.changes.count != seen, wait,
-            f"Wait until {step.at:%Y-%m-%d} for {step.what}",
-        ):
+        if await self.timeline.wait_for(step.at, lambda: self.changes.count != seen,
+                                        f"Wait until {step.at:%Y-%m-%d} for {step.what}"):
             return
         if step.kind == "overdue":
             await self._become_overdue()
@@ -187,7 +182,7 @@ class InvoiceDunning:
 
     async def _become_overdue(self) -> None:
         def plan() -> Change | None:
-            if self.lifecycle.status != "open" or workflow.now() < self._overdue_at:
+            if self.lifecycle.status != "open" or self.timeline.now() < self._overdue_at:
                 return None
             return Change("overdue", f"not paid by its due date {self.invoice.due_on}: "
                                       f"{self._money(self._owed)} open", "due")
@@ -199,11 +194,8 @@ class InvoiceDunning:
         """Take level ``n``, found due at ``due_at``, unless the ladder moved meanwhile; a
         level that comes late pushes the rest of the ladder back by as much.
 
-        Whether it is due is the caller's finding (its timer fired, or the date had passed),
-        not a comparison of ``workflow.now()`` with the schedule: a replay may see a later
-        ``now()`` in the activation that set the schedule (Temporal joins a workflow task a
-        query cut short while a local activity ran to the one after it), so such a comparison
-        can go the other way on replay and break the process (issue 11)."""
+        Whether it is due is the caller's finding (its timer fired), never a comparison of
+        ``workflow.now()`` with the schedule (see ``steps.Timeline``)."""
         level = self.policy.levels[n]
         title = level_title(self.policy.levels, n)
         fee = self.policy.late_fee(self.invoice.total) if "late_fee" in level.actions else None
@@ -221,15 +213,12 @@ class InvoiceDunning:
         async with self.changes.make(plan) as moving:
             if not moving:
                 return
-            taken_at = workflow.now()  # what runs from before steps.SCHEDULED_WRITES read
             self.state.level_reached = n + 1
             if fee:
                 self.state.late_fee = fee
             # How late it came, by the time Temporal scheduled its write: kept in the
-            # history, so the same in the run and in every replay. workflow.now() is not when
-            # a workflow task's completion was lost (Temporal restarted) and the task was
-            # started again later: the worker kept what it had computed the first time.
-            decided_at = await self._record_invoice() or taken_at
+            # history, so the same in the run and in every replay.
+            decided_at = await self._record_invoice()
             self.state.pushed_back += max(decided_at - due_at, timedelta(0))
         if "collections" in level.actions:
             await self._task("collections", f"Hand invoice {self.invoice.number} of "
@@ -333,11 +322,14 @@ class InvoiceDunning:
         async with self.changes.make(lambda: self._dispute_change(dispute)) as moving:
             if moving:
                 self.state.disputes += 1
-                self.state.dispute = OpenDispute(self.state.disputes, dispute.reason,
-                                                 workflow.now(), dispute.by_user_id)
+                open_dispute = OpenDispute(self.state.disputes, dispute.reason,
+                                           workflow.now(), dispute.by_user_id)
+                self.state.dispute = open_dispute
                 if self.state.promise is not None:  # the dispute replaces the promise
                     self.state.promise = None
                     await self._record_invoice()
+        if moving:  # the ladder's pause counts from when the history recorded the dispute
+            open_dispute.since = self._recorded_at()
         return self._snapshot()
 
     @dispute.validator
@@ -369,7 +361,7 @@ class InvoiceDunning:
             DisputeToRaise(self.invoice.invoice_id, self.invoice.account_id, dispute.reason,
                            dispute.by_user_id),
             result_type=RaisedDispute,
-            start_to_close_timeout=steps.DATABASE_WRITE,
+            start_to_close_timeout=steps.DATABASE_READ,
             retry_policy=steps.RETRY_FOREVER_GENTLY,
             summary=f"Open a ticket about the dispute of invoice {self.invoice.number}: "
                     f"{dispute.reason}"[:200],
@@ -407,8 +399,9 @@ class InvoiceDunning:
             if resolution.upheld:
                 self.state.credited += self._owed
                 await self._record_invoice()
-            else:
-                self.state.pushed_back += workflow.now() - dispute.since
+        if not resolution.upheld:  # the ladder resumes, pushed back by the pause
+            self.state.pushed_back += self._recorded_at() - dispute.since
+            self._expect(self._next_step())
 
     def _resolution_change(self, resolution: DisputeResolution) -> Change:
         dispute = self.state.dispute
@@ -445,15 +438,15 @@ class InvoiceDunning:
             refuse(NOT_ALLOWED, "only the customer (through the website), accountants and "
                                 "admins record a promise to pay")
         self._promise_change(promise)
+        today = workflow.now().date()  # a validator runs once, never on replay
+        if promise.pay_by < today:
+            refuse(WRONG_STATUS, f"a promise to pay by {promise.pay_by} is in the past "
+                                 f"(today is {today})")
 
     def _promise_change(self, promise: PromiseToPay) -> Change:
         if self.lifecycle.status not in ("open", "overdue", "promised"):
             self.lifecycle.refuse(
                 "take a promise to pay", "only an open, overdue or promised invoice can")
-        today = workflow.now().date()
-        if promise.pay_by < today:
-            refuse(WRONG_STATUS, f"a promise to pay by {promise.pay_by} is in the past "
-                                 f"(today is {today})")
         return Change("promised", f"promised to pay by {promise.pay_by}",
                        f"promise_{self.state.promises + 1}", promise.by_user_id)
 
@@ -462,7 +455,7 @@ class InvoiceDunning:
 
         def plan() -> Change | None:
             if (self.lifecycle.status != "promised" or self.state.promise is not promise
-                    or promise is None or workflow.now() < promise.until):
+                    or promise is None or self.timeline.now() < promise.until):
                 return None
             return Change(self._ladder_status, f"promise to pay by {promise.pay_by} broken: "
                                                 f"{self._money(self._owed)} open",
@@ -553,9 +546,9 @@ class InvoiceDunning:
         await self._quiet()
         return self.lifecycle.status in statuses and self._owed > 0
 
-    async def _record_invoice(self) -> datetime | None:
+    async def _record_invoice(self) -> datetime:
         """Write the invoice's dunning facts to the CRM (part of the change under way): when
-        Temporal scheduled the write (None for a run from before ``steps.SCHEDULED_WRITES``)."""
+        Temporal scheduled the write."""
         promise = self.state.promise
         return await steps.write(
             UPDATE_INVOICE,
@@ -568,7 +561,7 @@ class InvoiceDunning:
                 credited=self.state.credited,
                 closed_at=workflow.now() if self.lifecycle.final else None,
             ),
-            result_type=datetime | None,  # type: ignore[arg-type]
+            result_type=datetime,
             summary=f"Invoice {self.invoice.number}: {self.lifecycle.status}, level "
                     f"{self.state.level_reached}, {self._money(self._owed)} open",
         )
@@ -593,7 +586,7 @@ class InvoiceDunning:
                 FIND_PEOPLE,
                 PeopleToFind([Role.ACCOUNTANT.value]),
                 result_type=list[Person],
-                start_to_close_timeout=steps.DATABASE_WRITE,
+                start_to_close_timeout=steps.DATABASE_READ,
                 retry_policy=steps.RETRY_FOREVER_GENTLY,
                 summary="Find the accountant who follows the invoice",
             )
@@ -634,8 +627,15 @@ class InvoiceDunning:
 
     @property
     def _ladder_status(self) -> str:
-        """Where the ladder resumes: overdue, or open while the due date has not passed."""
-        return "overdue" if workflow.now() >= self._overdue_at else "open"
+        """Where the ladder resumes: overdue, or open while the due date has not passed by
+        the timeline (a due date passed meanwhile is then the ladder's next step)."""
+        return "overdue" if self.timeline.now() >= self._overdue_at else "open"
+
+    def _recorded_at(self) -> datetime:
+        """When the change just made was recorded, by the history."""
+        recorded_at = self.lifecycle.last.at
+        assert recorded_at is not None
+        return recorded_at
 
     def _level_at(self, n: int) -> datetime:
         offset = self.policy.levels[n].offset

@@ -28,7 +28,7 @@ from workflows.lead_types import (
     MarketingResponse,
     Qualification,
 )
-from workflows.lifecycle import GUARDED_STATUS_CHANGES, Lifecycle
+from workflows.lifecycle import Lifecycle
 from workflows.messages import QUOTE_OUTCOMES, QUOTE_PROGRESS, QuoteProgress
 from workflows.refusals import MISSING_INFORMATION, NOT_ALLOWED, refuse
 from workflows.roles import Role
@@ -92,14 +92,10 @@ class LeadToSale:
         self.lifecycle.last.reason = self.state.status_reason
         self._activity = 0
         self._handing_over = False
-        self._legacy = None
-        if not workflow.patched(GUARDED_STATUS_CHANGES):
-            self._legacy = LegacyLeadToSale(lead)
+        self.timeline = steps.Timeline()
 
     @workflow.run
     async def run(self, lead: LeadToSaleInput) -> LeadResult:
-        if self._legacy:
-            return await self._legacy.run(lead)
         hand_over = None
         if lead.carried is None:
             await self.lifecycle.move("nurturing", "lead signed up")
@@ -134,9 +130,9 @@ class LeadToSale:
         """The rule with a feedback loop: no demo proposal before the white paper is read."""
         while True:
             self._waiting_for("the white paper download")
-            if await steps.wait_until(
-                lambda: self._interested or self._nurturing_stopped,
+            if await self.timeline.wait(
                 self.policy.content_wait,
+                lambda: self._interested or self._nurturing_stopped,
                 f"Wait for white paper download ({steps.describe(self.policy.content_wait)})",
             ):
                 return self._interested
@@ -153,9 +149,9 @@ class LeadToSale:
         A demo request cuts the pause short: it jumps ahead to the demo proposal.
         """
         self._waiting_for("the next nurturing step")
-        await steps.wait_until(
-            lambda: self._nurturing_stopped or self._demo_jump_pending,
+        await self.timeline.wait(
             self.policy.step_delay,
+            lambda: self._nurturing_stopped or self._demo_jump_pending,
             f"Pause before the next email ({steps.describe(self.policy.step_delay)})",
         )
         return not self._nurturing_stopped
@@ -243,11 +239,11 @@ class LeadToSale:
             self._waiting_for(
                 "a quote to be won" if self.state.open_quotes else "the sales rep or the lead"
             )
-            active = await steps.wait_until(
+            active = await self.timeline.wait(
+                self.policy.lead_ttl,
                 lambda seen=seen: self.lifecycle.final  # type: ignore[misc]
                 or self.state.won_quote_id is not None
                 or self._activity != seen,
-                self.policy.lead_ttl,
                 f"Wait for activity ({steps.describe(self.policy.lead_ttl)} until dormant)",
             )
             if not active and not self.state.open_quotes:
@@ -263,8 +259,6 @@ class LeadToSale:
     @workflow.update
     async def qualify(self, decision: Qualification) -> LeadState:
         """The rep qualifies the lead (it becomes an opportunity) or disqualifies it."""
-        if self._legacy:
-            return await self._legacy.qualify(decision)
         self._touch()
         if not decision.qualified:
             async with self.lifecycle.change("disqualified", decision.reason or "",
@@ -294,8 +288,6 @@ class LeadToSale:
 
     @qualify.validator
     def _may_qualify(self, decision: Qualification) -> None:
-        if self._legacy:
-            return self._legacy._may_qualify(decision)
         if decision.by_role not in MAY_QUALIFY:
             refuse(NOT_ALLOWED, "only sales reps, sales managers and admins qualify leads")
         if decision.by_role == Role.SALES_REP and self.state.owner_id not in (
@@ -319,31 +311,23 @@ class LeadToSale:
 
     @workflow.signal
     def content_downloaded(self, download: ContentDownload) -> None:
-        if self._legacy:
-            return self._legacy.content_downloaded(download)
         self._touch()
         if download.content not in self.state.downloaded:
             self.state.downloaded.append(download.content)
 
     @workflow.signal
     def demo_requested(self) -> None:
-        if self._legacy:
-            return self._legacy.demo_requested()
         self._touch()
         self.state.demo_requested = True
 
     @workflow.signal
     def unsubscribed(self) -> None:
-        if self._legacy:
-            return self._legacy.unsubscribed()
         self._touch()
         self.state.unsubscribed = True
 
     @workflow.signal
     async def marketing_response(self, response: MarketingResponse) -> None:
         """A positive response from a lead sales already works on: its owner follows up."""
-        if self._legacy:
-            return await self._legacy.marketing_response(response)
         self._touch()
         if self.lifecycle.status != "qualified" or self.state.owner_id is None:
             return
@@ -363,8 +347,6 @@ class LeadToSale:
 
     @workflow.signal(name=QUOTE_PROGRESS)
     def quote_progress(self, progress: QuoteProgress) -> None:
-        if self._legacy:
-            return self._legacy.quote_progress(progress)
         self._touch()
         if progress.status == "won":
             self.state.won_quote_id = progress.quote_id
@@ -376,7 +358,7 @@ class LeadToSale:
 
     @workflow.query(name="state")
     def current_state(self) -> LeadState:
-        return self._legacy.current_state() if self._legacy else self._snapshot()
+        return self._snapshot()
 
     # Helpers -------------------------------------------------------------------------
 
@@ -414,7 +396,3 @@ class LeadToSale:
             workflow.set_current_details(f"Lead {self.lead.name} ({self.lifecycle.status}): "
                                          f"waiting for {self.state.waiting_for}")
 
-
-# Processes started before 2026-11-24 run the code they started with (see GUARDED_STATUS_CHANGES);
-# imported last, because that code uses this module's dataclasses.
-from workflows.legacy.lead_to_sale_v1 import LegacyLeadToSale  # noqa: E402

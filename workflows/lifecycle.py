@@ -31,11 +31,6 @@ from temporalio import workflow
 from workflows import steps
 from workflows.refusals import WRONG_STATUS, refuse
 
-GUARDED_STATUS_CHANGES = "guarded-status-changes"
-"""Patch id: processes started before 2026-11-24 wrote a status before taking it in memory,
-decided in ``run()`` what their handlers had been told, and replay with that code
-(``workflows/legacy/``)."""
-
 
 @dataclass
 class StatusChange:
@@ -44,6 +39,8 @@ class StatusChange:
     status: str
     reason: str = ""
     by_user_id: int | None = None
+    at: datetime | None = None
+    """When it was recorded, by the history (None until it is, or for a carried status)."""
 
 
 class Lifecycle:
@@ -118,7 +115,7 @@ class Lifecycle:
             except BaseException:
                 self.last = before
                 raise
-            await steps.record_status(
+            self.last.at = await steps.record_status(
                 self.object_type, self.object_id, to_status, reason,
                 by_user_id=by_user_id, holds_until=holds_until,
                 event=f"{self.event_prefix}{to_status}",

@@ -22,7 +22,7 @@ from workflows.contracts import (
     StartedProject,
     StartOptions,
 )
-from workflows.lifecycle import GUARDED_STATUS_CHANGES, Lifecycle, StatusChange
+from workflows.lifecycle import Lifecycle, StatusChange
 from workflows.messages import QUOTE_PROGRESS, QuoteProgress, lead_process_id
 from workflows.quote_types import (
     CustomerResponse,
@@ -37,10 +37,6 @@ from workflows.quote_types import (
 from workflows.refusals import MISSING_INFORMATION, NOT_ALLOWED, refuse
 from workflows.roles import Role
 
-TELL_AUTHOR_THE_OUTCOME = "tell-author-the-outcome"
-"""Patch id: processes started before 2026-11-23 never emailed the author the outcome."""
-START_PROJECT_WHEN_WON = "start-project-when-won"
-"""Patch id: quotes won before 2026-11-24 did not start their sale's project."""
 AWAITING_DECISION = ("pending_approval", "escalated")
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "submitted": ("validated", "pending_approval"),
@@ -95,14 +91,10 @@ class QuoteApproval:
                                    on_change=self._show)
         self._decision: StatusChange | None = None
         """A manager's decision, as taken (the quote may move on before the author is told)."""
-        self._legacy = None
-        if not workflow.patched(GUARDED_STATUS_CHANGES):
-            self._legacy = LegacyQuoteApproval(quote)
+        self.timeline = steps.Timeline()
 
     @workflow.run
     async def run(self, quote: QuoteApprovalInput) -> QuoteResult:
-        if self._legacy:
-            return await self._legacy.run(quote)
         await self._tell_lead()
         threshold = self.policy.discount_threshold_pct
         if quote.discount_pct <= threshold:
@@ -115,13 +107,12 @@ class QuoteApproval:
             await self._seek_approval()
         if self.lifecycle.status not in ("rejected", "expired"):
             await self._offer_to_customer()
-            if self.lifecycle.status == "won" and workflow.patched(START_PROJECT_WHEN_WON):
+            if self.lifecycle.status == "won":
                 await self._start_project()
-            if workflow.patched(TELL_AUTHOR_THE_OUTCOME):
-                await self._email(self.quote.author, "quote_outcome", purpose="outcome",
-                                  summary=f"Tell {self.quote.author.name} the quote is "
-                                          f"{self.lifecycle.status}",
-                                  outcome=self.lifecycle.status)
+            await self._email(self.quote.author, "quote_outcome", purpose="outcome",
+                              summary=f"Tell {self.quote.author.name} the quote is "
+                                      f"{self.lifecycle.status}",
+                              outcome=self.lifecycle.status)
         await self._tell_lead()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return QuoteResult(self.lifecycle.status, self.state.sale_id)
@@ -167,7 +158,7 @@ class QuoteApproval:
             self.state.reminders_sent += 1
             await self._ask(approvers, stage, reminder=n)
 
-        return await steps.wait_with_reminders(
+        return await self.timeline.wait_with_reminders(
             lambda: self._decided,
             timeout=self.policy.approval_timeout,
             remind_every=self.policy.reminder_every,
@@ -208,8 +199,6 @@ class QuoteApproval:
     @workflow.update
     async def decide(self, decision: ManagerDecision) -> QuoteState:
         """A manager (or, once escalated, an admin) approves or rejects the quote."""
-        if self._legacy:
-            return await self._legacy.decide(decision)
         target = "validated" if decision.approve else "rejected"
         reason = decision.comment or ("approved" if decision.approve else "rejected")
         async with self.lifecycle.change(target, reason, by_user_id=decision.by_user_id) as moving:
@@ -222,8 +211,6 @@ class QuoteApproval:
 
     @decide.validator
     def _may_decide(self, decision: ManagerDecision) -> None:
-        if self._legacy:
-            return self._legacy._may_decide(decision)
         if decision.by_user_id == self.quote.author.user_id:
             refuse(NOT_ALLOWED, "the author of a quote cannot approve or reject it")
         if decision.by_role == Role.SALES_MANAGER:
@@ -240,8 +227,6 @@ class QuoteApproval:
     @workflow.update
     async def submission_outcome(self) -> QuoteState:
         """The status the submission led to: validated at once, or pending approval."""
-        if self._legacy:
-            return await self._legacy.submission_outcome()
         await workflow.wait_condition(
             lambda: self.lifecycle.status != "submitted" and self.lifecycle.settled)
         return self._snapshot()
@@ -251,18 +236,18 @@ class QuoteApproval:
     async def _offer_to_customer(self) -> None:
         validity = steps.describe(self.policy.quote_validity)
         self._waiting_for("the quote to be sent to the customer")
-        if not await steps.wait_until(
-            lambda: self._left("validated"),
+        if not await self.timeline.wait(
             self.policy.quote_validity,
+            lambda: self._left("validated"),
             f"Wait for the rep to send the quote ({validity})",
         ) and await self.lifecycle.move("expired", f"not sent within {validity}"):
             return
         await self._settled()
         await self._email_the_quote()  # sent: the customer may even have answered already
         self._waiting_for(f"the customer's answer until {self.state.valid_until:%Y-%m-%d}")
-        if not await steps.wait_until(
-            lambda: self._left("sent"),
+        if not await self.timeline.wait(
             self.policy.quote_validity,
+            lambda: self._left("sent"),
             f"Wait for the customer's answer ({validity})",
         ):
             await self.lifecycle.move("expired",
@@ -282,8 +267,6 @@ class QuoteApproval:
     @workflow.update
     async def send_to_customer(self, sending: QuoteSending) -> QuoteState:
         """The rep sends the validated quote: it is 'sent' at once; the email follows."""
-        if self._legacy:
-            return await self._legacy.send_to_customer(sending)
         valid_until = workflow.now() + self.policy.quote_validity
         async with self.lifecycle.change("sent", f"sent to {self.quote.contact_email}",
                                          by_user_id=sending.by_user_id,
@@ -297,8 +280,6 @@ class QuoteApproval:
     def _may_send(self, sending: QuoteSending) -> None:
         if sending.by_role not in MAY_SEND:
             refuse(NOT_ALLOWED, "only sales reps, sales managers and admins send quotes")
-        if self._legacy:
-            return self._legacy._may_send(sending)
         if not self.lifecycle.allows("sent"):
             self.lifecycle.refuse(
                 "be sent", "only a validated quote can be sent")
@@ -306,8 +287,6 @@ class QuoteApproval:
     @workflow.update
     async def customer_answered(self, response: CustomerResponse) -> QuoteState:
         """The customer accepts (won: the sale is recorded with it) or declines (lost)."""
-        if self._legacy:
-            return await self._legacy.customer_answered(response)
         target = "won" if response.accepted else "lost"
         reason = response.note or ("the customer accepted" if response.accepted
                                    else "the customer declined")
@@ -327,8 +306,6 @@ class QuoteApproval:
 
     @customer_answered.validator
     def _may_answer(self, response: CustomerResponse) -> None:
-        if self._legacy:
-            return self._legacy._may_answer(response)
         if not self.lifecycle.allows("won"):
             self.lifecycle.refuse(
                 "be answered", "only a sent quote waits for the customer's answer")
@@ -352,7 +329,7 @@ class QuoteApproval:
 
     @workflow.query(name="state")
     def current_state(self) -> QuoteState:
-        return self._legacy.current_state() if self._legacy else self._snapshot()
+        return self._snapshot()
 
     # Helpers -------------------------------------------------------------------------
 
@@ -375,7 +352,7 @@ class QuoteApproval:
             FIND_PEOPLE,
             PeopleToFind([role.value], team_id, excluding_user_id=self.quote.author.user_id),
             result_type=list[Person],
-            start_to_close_timeout=steps.DATABASE_WRITE,
+            start_to_close_timeout=steps.DATABASE_READ,
             retry_policy=steps.RETRY_FOREVER_GENTLY,
             summary=f"Find the {role.value.replace('_', ' ')}s who may approve",
         )
@@ -439,7 +416,3 @@ class QuoteApproval:
             workflow.set_current_details(
                 f"{about} ({status}): waiting for {self.state.waiting_for}")
 
-
-# Processes started before 2026-11-24 run the code they started with (see GUARDED_STATUS_CHANGES);
-# imported last, because that code uses this module's dataclasses.
-from workflows.legacy.quote_approval_v1 import LegacyQuoteApproval  # noqa: E402

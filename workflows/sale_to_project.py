@@ -195,11 +195,8 @@ class SaleToProject:
         if step is None:
             await workflow.wait_condition(moved)
             return
-        summary = f"Wait until {step.at:%Y-%m-%d} for {step.what}"
-        if self.timeline.by_timers:
-            await self.timeline.wait_for(step.at, moved, summary)
-        elif step.at > workflow.now():  # a run from before steps.DECIDED_BY_TIMERS
-            await steps.wait_until(moved, step.at - workflow.now(), summary)
+        await self.timeline.wait_for(step.at, moved,
+                                     f"Wait until {step.at:%Y-%m-%d} for {step.what}")
 
     async def _invoice(self, owed: InvoiceOwed) -> None:
         """Issue one invoice, as a recorded change: a cancellation comes before or after it."""

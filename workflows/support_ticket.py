@@ -165,7 +165,7 @@ class SupportTicket:
             ROUTE_TICKET,
             TicketToRoute(self.ticket.ticket_id, category, self.policy.agent_capacity),
             result_type=Person | None,  # type: ignore[arg-type]
-            start_to_close_timeout=steps.DATABASE_WRITE,
+            start_to_close_timeout=steps.DATABASE_READ,
             retry_policy=steps.RETRY_FOREVER_GENTLY,
             summary=f"Route to the available {category} agent with the lowest load",
         )
@@ -201,7 +201,7 @@ class SupportTicket:
             alarm = self.agenda.next_alarm(self.state, self.lifecycle.status)
             if alarm is None:
                 await workflow.wait_condition(moved)
-            elif self.timeline.by_timers or alarm[0] > self.timeline.now():
+            else:
                 await self.timeline.wait_for(alarm[0], moved, alarm[1])
         await self._send_emails()
         await self._tell_dunning()
@@ -265,7 +265,7 @@ class SupportTicket:
 
         if not done():
             return
-        if not self.lifecycle.settled and workflow.patched(steps.SCHEDULED_WRITES):
+        if not self.lifecycle.settled:
             await workflow.wait_condition(lambda: self.lifecycle.settled)
             if not done():
                 return
@@ -588,7 +588,7 @@ class SupportTicket:
             FIND_PEOPLE,
             PeopleToFind([Role.SUPPORT_LEAD.value]),
             result_type=list[Person],
-            start_to_close_timeout=steps.DATABASE_WRITE,
+            start_to_close_timeout=steps.DATABASE_READ,
             retry_policy=steps.RETRY_FOREVER_GENTLY,
             summary="Find the support leads",
         )

@@ -4,10 +4,11 @@
 
 Each scenario runs the real workflow code with the real activities (a scratch SQLite CRM
 database, a real SMTP server) on the time-skipping server, then writes the history to
-``tests/histories/<WorkflowType>/<scenario>.<label>.json`` (label: today's date). Earlier
-recordings stay: they stand for processes still running in production, which every later
-version of the code must replay. Delete a recording only when no process of that shape can
-still be running.
+``tests/histories/<WorkflowType>/<scenario>.<label>.json`` (label: today's date; 1.0.0
+for the first generation). Earlier recordings stay: they stand for processes still running
+in production, which every later version of the code must replay. Delete a recording only
+with the patch that keeps its shape replaying, once ``crmflow processes versions`` counts no
+open run of that shape (``workflows.patches``).
 """
 
 from __future__ import annotations

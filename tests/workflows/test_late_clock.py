@@ -12,22 +12,27 @@ timer started after the timer's time, and replays it as a worker taking the proc
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from crmflow.mail_sink import MailSink
+from tests import factories
 from tests.replaying import worker_replayer
 from tests.waiting import eventually
 from tests.workflows.conftest import Harness
-from tests.workflows.invoices import CUSTOMER, DAY, dunned_invoice
+from tests.workflows.invoices import CUSTOMER, DAY, dunned_invoice, statuses
 from tests.workflows.projects import running
 from tests.workflows.test_sale_to_project import TWO_STEPS
 from tests.workflows.tickets import open_ticket
+from workflows.dunning_types import DisputeDecision, DisputeRaised, PromiseToPay
+from workflows.invoice_dunning import InvoiceDunning
 from workflows.project_types import ProjectPolicy
 from workflows.support_ticket import SupportTicket
 from workflows.support_types import SupportCalendar, SupportPolicy
@@ -92,3 +97,101 @@ async def test_a_ticket_sla_warning_waited_for_replays_with_a_later_clock(
     state = await handle.query(SupportTicket.current_state)
     assert [clock.state for clock in state.clocks] == ["breached", "breached"]
     await replays_late(handle)
+
+
+# Dunning's decisions by messages: a dispute rejected, a promise taken, a promise broken -----
+
+
+def started_at(history: WorkflowHistory, event: HistoryEvent, when: datetime, *,
+               after: bool = False) -> WorkflowHistory:
+    """The history, with the workflow task that handled ``event`` started at ``when``: the
+    one started before it (an update is accepted by the task it came with), or ``after`` it
+    (a timer that fired wakes the process in the next task)."""
+    events = list(history.events)
+    at = events.index(event)
+    around = events[at + 1:] if after else reversed(events[:at])
+    task = next(e for e in around if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED)
+    forged = Timestamp()
+    forged.FromDatetime(when)
+    task.event_time.CopyFrom(forged)
+    return WorkflowHistory(history.workflow_id, events)
+
+
+def accepted(history: WorkflowHistory, update: str) -> HistoryEvent:
+    return next(e for e in history.events
+                if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+                and e.workflow_execution_update_accepted_event_attributes.accepted_request
+                .input.name == update)
+
+
+Forgery = Callable[[WorkflowHistory], WorkflowHistory]
+
+
+async def replays_with(handle: WorkflowHandle, forge: Forgery) -> None:  # type: ignore[type-arg]
+    history = await handle.fetch_history()
+    await worker_replayer().replay_workflow(history)  # as it ran
+    await worker_replayer().replay_workflow(forge(history))  # raises on nondeterminism
+
+
+async def test_a_rejected_dispute_replays_with_a_clock_past_the_due_date(
+    harness: Harness,
+) -> None:
+    """Rejected before the due date, the invoice is open again and the due date the ladder's
+    next step; a replay reading a clock past the due date for the rejection must not make it
+    overdue at once, nor push the ladder back by the clock's reading."""
+    h = harness
+    petra = await factories.accountant(h.sessions)
+    invoice = await dunned_invoice(h.env, h.task_queue, h.sessions, due_in=10 * DAY)
+    handle = invoice.handle
+    await invoice.at(-6 * DAY)
+    await handle.execute_update(InvoiceDunning.dispute, DisputeRaised("wrong licences"))
+    await invoice.at(-5 * DAY)
+    state = await handle.execute_update(InvoiceDunning.resolve_dispute, DisputeDecision(
+        False, "the right licences were delivered", petra.id, petra.role))
+    assert state.status == "open"
+    await invoice.at(10 * DAY)
+    assert [s for s, _ in await statuses(h.sessions, invoice.invoice_id)] == [
+        "disputed", "open", "open", "overdue", "overdue"]
+    await replays_with(handle, lambda history: started_at(
+        history, accepted(history, "resolve_dispute"), invoice.due_day + 20 * DAY))
+    await handle.terminate("test over")
+
+
+async def test_a_promise_replays_with_a_clock_past_its_day(harness: Harness) -> None:
+    """A promise is refused for a day already past by its validator alone: a replay reading a
+    clock past the promised day must take the promise the run took."""
+    h = harness
+    invoice = await dunned_invoice(h.env, h.task_queue, h.sessions, due_in=10 * DAY)
+    handle = invoice.handle
+    await invoice.at(-6 * DAY)
+    state = await handle.execute_update(InvoiceDunning.promise_to_pay,
+                                        PromiseToPay(invoice.day(-5)))
+    assert state.status == "promised"
+    await invoice.at(10 * DAY)
+    await replays_with(handle, lambda history: started_at(
+        history, accepted(history, "promise_to_pay"), invoice.due_day + 20 * DAY))
+    await handle.terminate("test over")
+
+
+async def test_a_broken_promise_replays_with_a_clock_past_the_due_date(
+    harness: Harness,
+) -> None:
+    """A promise broken before the due date resumes the ladder open; a replay reading a
+    clock past the due date when the promise's timer fired must not make it overdue."""
+    h = harness
+    invoice = await dunned_invoice(h.env, h.task_queue, h.sessions, due_in=10 * DAY)
+    handle = invoice.handle
+    await invoice.at(-9 * DAY)
+    await handle.execute_update(InvoiceDunning.promise_to_pay,
+                                PromiseToPay(invoice.day(-9)))  # ends at -5, with its grace
+    await invoice.at(10 * DAY)
+    assert [s for s, _ in await statuses(h.sessions, invoice.invoice_id)] == [
+        "promised", "open", "open", "overdue", "overdue"]
+
+    def broken_late(history: WorkflowHistory) -> WorkflowHistory:
+        fired = next(e for e in history.events
+                     if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED)
+        return started_at(history, fired, invoice.due_day + 20 * DAY, after=True)
+
+    await replays_with(handle, broken_late)
+    await handle.terminate("test over")

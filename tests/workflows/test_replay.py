@@ -1,12 +1,7 @@
 """Recorded histories replay against today's workflow code: a change that would break a
-running process fails here. Refresh with ``python -m tests.histories.record``.
-
-Not every recording comes from a scenario: ``InvoiceDunning/queried-while-level-1-was-recorded``
-is a run from the worker-kill storm (``tests/e2e/test_faults.py``) that no worker could
-replay. A query answered while a local activity ran cut its first workflow task short; on
-replay Temporal joins that task to the next one, so ``workflow.now()`` read there is later
-than the run saw, and the ladder used to find level 2 not yet due where the run had taken it
-(issue 11)."""
+running process fails here. Record new ones with ``python -m tests.histories.record``; a
+recording is deleted only with the patch that kept its shape replaying (``workflows.patches``),
+once ``crmflow processes versions`` counts no open run of that shape."""
 
 from __future__ import annotations
 
@@ -22,8 +17,8 @@ from temporalio.workflow import NondeterminismError
 from tests.replaying import worker_replayer
 from tests.workflows.unguarded_change import QuoteApprovalThatWaitsFirst
 from workflows.contracts import FIND_PEOPLE
+from workflows.patches import PATCHES
 from workflows.registry import WORKFLOWS
-from workflows.steps import SCHEDULED_WRITES
 from workflows.support_types import ROUTE_TICKET
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
@@ -65,18 +60,18 @@ def _markers(history: WorkflowHistory, name: str, field: str) -> list[dict[str, 
     return found
 
 
-def test_a_run_since_scheduled_writes_asks_for_no_local_activity_but_reads() -> None:
+def test_every_run_asks_for_no_local_activity_but_reads() -> None:
     """A local activity runs before Temporal keeps the workflow task that asked for it: a
     write made that way could outlive a decision the process then did not make."""
-    recorded = [load(path) for path in RECORDED]
-    since = [h for h in recorded
-             if {"id": SCHEDULED_WRITES, "deprecated": False}
-             in _markers(h, "core_patch", "patch-data")]
-    assert {h.workflow_id.split("/")[0] for h in since} >= {w.__name__ for w in WORKFLOWS}
-    for history in since:
+    for history in (load(path) for path in RECORDED):
         local = {m["activity_type"] for m in _markers(history, "core_local_activity", "data")}
         assert local <= READS, f"{history.workflow_id} writes from local activities: " \
                                f"{sorted(local - READS)}"
-    before = [h for h in recorded if h not in since]
-    assert any({m["activity_type"] for m in _markers(h, "core_local_activity", "data")} - READS
-               for h in before), "the older recordings show writes as local activities"
+
+
+def test_every_patch_a_recording_took_is_registered() -> None:
+    registered = {patch.id for patch in PATCHES}
+    for history in (load(path) for path in RECORDED):
+        taken = {str(m["id"]) for m in _markers(history, "core_patch", "patch-data")}
+        assert taken <= registered, f"{history.workflow_id} took unregistered patches: " \
+                                    f"{sorted(taken - registered)}"
