@@ -13,6 +13,7 @@ from typing import Any
 
 from crm.logs import configure_logging
 from crm.settings import Settings
+from crmflow import __version__
 from workflows.roles import Role
 
 
@@ -20,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="crmflow", description="Customer processes as durable Temporal workflows."
     )
+    parser.add_argument("--version", action="version", version=f"crmflow {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("dev", help="run the whole stack locally (Temporal, worker, API, mail)")
     commands.add_parser("worker", help="run a worker (production)")
@@ -196,3 +198,7 @@ async def _new_token(args: argparse.Namespace, settings: Settings) -> None:
 
 def _valid_for(args: argparse.Namespace) -> timedelta | None:
     return timedelta(days=args.valid_days) if args.valid_days else None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -37,6 +37,7 @@ from crm.migrate import upgrade_to_head
 from crm.repo import people
 from crm.settings import Settings
 from crm.temporal import connect
+from crmflow import __version__
 from crmflow.mail_sink import start_mail_sink
 from crmflow.support_inbox import SupportInbox
 from worker.main import build_worker, runtime_for
@@ -248,8 +249,30 @@ def _exit(code: int) -> None:
     os._exit(code)
 
 
+GENERATION = "1.0"
+"""The generation of processes a data folder holds. A Temporal database from before 1.0 holds
+runs of shapes this code no longer replays (``workflows.patches``)."""
+GENERATION_FILE = "generation"
+
+
+def claim_data_folder(data: Path) -> None:
+    """Use the data folder for this generation's processes; refuse one holding older runs,
+    saying what to do, before anything starts (never a replay error later)."""
+    stamp = data / GENERATION_FILE
+    held = stamp.read_text().strip() if stamp.exists() else None
+    if held is None and (data / "temporal.db").exists():
+        held = "before 1.0"
+    if held not in (None, GENERATION):
+        raise StackError(
+            f"{data} holds processes from crmflow {held}, which crmflow "
+            f"{__version__} cannot run: move it away or delete it "
+            f"(rm -rf {data}) and start again")
+    data.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(GENERATION + "\n")
+
+
 async def run_dev_stack(settings: Settings) -> None:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    claim_data_folder(settings.data_dir)
     temporal = TemporalDevServer(settings)
     temporal.start()
     mail_controller = sink = None
