@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     repair.add_argument("--older-than", type=float, default=30.0, metavar="SECONDS",
                         help="leave alone starts younger than this, which a request may still "
                              "be making (default: 30)")
+    process_commands.add_parser(
+        "versions", help="per registered patch, how many open runs still predate it (a patch "
+                         "is removed only when none does)")
 
     args = parser.parse_args(argv)
     try:
@@ -95,6 +98,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         await upgrade_to_head(settings.database_url)
         print("CRM database is at the newest schema", file=sys.stderr)
+    elif args.command == "processes" and args.processes_command == "versions":
+        return await _versions(settings)
     elif args.command == "processes":
         return await _repair(args, settings)
     elif args.users_command == "create":
@@ -154,6 +159,20 @@ async def _repair(args: argparse.Namespace, settings: Settings) -> int:
     started = sum(item.outcome == "started" for item in repaired)
     print(f"{started} of {len(repaired)} pending processes started", file=sys.stderr)
     return 0 if started == len(repaired) else 1
+
+
+async def _versions(settings: Settings) -> int:
+    from crm.patch_census import census
+    from crm.temporal import connect
+
+    counted = await census(await connect(settings))
+    for each in counted:
+        patch = each.patch
+        print(f"{patch.id} (since {patch.since}; {', '.join(patch.workflow_types)}): "
+              f"{each.predating} open runs predate it, {each.carrying} carry it: {each.advice}")
+    if not counted:
+        print("no patches: every open run is of this generation's code")
+    return 0
 
 
 async def _create_user(args: argparse.Namespace, settings: Settings) -> None:
