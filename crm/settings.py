@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     """How many API processes share the port (uvicorn's workers): Python runs one request's
     code at a time per process, so more processes use more cores."""
     worker_metrics_port: int | None = None
+    worker_deployment: str | None = None
+    """The Worker Deployment the worker serves (Worker Versioning, ``worker.versioning``);
+    unset, an unversioned worker (the dev stack, tests)."""
+    worker_build_id: str | None = None
+    """The build this worker runs in its deployment; crmflow's release when unset."""
+    worker_versioning_behavior: Literal["pinned", "auto_upgrade"] = "pinned"
+    """Pinned: a process runs to its end on the build it started on. Auto-upgrade: it moves to
+    each new current build (its changes then need patches, ``workflows.patches``)."""
 
     policy_file: Path | None = None
 

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ COMPOSE_BINARY = Path(compose.__file__).parent / "docker-compose"
 CRMFLOW_SERVICES = ("migrate", "api", "worker")
 SERVICES = (
     "postgres", "temporal-schema", "temporal", "temporal-setup", "temporal-ui",
-    "mailpit", *CRMFLOW_SERVICES,
+    "mailpit", *CRMFLOW_SERVICES, "worker-version",
 )
 SEARCH_ATTRIBUTES = {
     "CrmProcess": "Keyword", "CrmStatus": "Keyword", "CrmCustomerId": "Keyword",
@@ -131,6 +132,20 @@ def test_the_worker_scales(services: dict[str, dict[str, Any]]) -> None:
     worker = services["worker"]
     assert "container_name" not in worker
     assert not worker.get("ports"), "published ports clash as soon as there are two workers"
+
+
+def test_the_workers_are_one_build_made_current(services: dict[str, dict[str, Any]]) -> None:
+    """Worker Versioning: the workers' build id is the release, and the one-shot that makes
+    it current names the same deployment and build, once the workers have started."""
+    release = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    worker, job = services["worker"]["environment"], services["worker-version"]
+    assert (worker["CRMFLOW_WORKER_DEPLOYMENT"], worker["CRMFLOW_WORKER_BUILD_ID"]) == (
+        "crmflow", release)
+    for name in ("CRMFLOW_WORKER_DEPLOYMENT", "CRMFLOW_WORKER_BUILD_ID"):
+        assert job["environment"][name] == worker[name]
+    assert depends_on(job) == {"worker": "service_started"}
+    assert job["command"] == ["/scripts/set-current-version.sh"]
+    assert "CRMFLOW_WORKER_DEPLOYMENT" not in services["api"]["environment"]
 
 
 def test_start_up_order(services: dict[str, dict[str, Any]]) -> None:

@@ -24,6 +24,7 @@ from crm.settings import Settings
 from crm.temporal import connect
 from worker.interceptors import ActivityContext
 from worker.sandbox import workflow_runner
+from worker.versioning import build_id, deployment_config
 from workflows.registry import WORKFLOWS
 
 log = structlog.get_logger(__name__)
@@ -78,6 +79,7 @@ def build_worker(
         workflow_runner=workflow_runner(),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         max_heartbeat_throttle_interval=HEARTBEAT_FLUSH,
+        deployment_config=deployment_config(settings),
     )
 
 
@@ -102,6 +104,8 @@ async def run_worker(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("worker started", task_queue=settings.temporal_task_queue,
+             deployment=settings.worker_deployment,
+             build_id=build_id(settings) if settings.worker_deployment else None,
              temporal=settings.temporal_address, namespace=settings.temporal_namespace)
     async with worker:
         await stop.wait()
