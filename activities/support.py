@@ -1,8 +1,8 @@
 """Support activities: routing a ticket, recording its messages, keeping its row in step.
 
-Each idempotent: routing only reads (a local activity); the writes, scheduled
-(``workflows.steps.write``), keep a message once per purpose (or per email) and the ticket's
-facts as a whole.
+Each idempotent and scheduled (``workflows.steps.write``): the assignment keeps the agent a
+ticket already has, a message is kept once per purpose (or per email), the ticket's facts
+are written as a whole.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from crm.settings import Settings
 from crm.support import open_billing_ticket
 from workflows.contracts import OPEN_DISPUTE_TICKET, DisputeToRaise, Person, RaisedDispute
 from workflows.support_types import (
+    ASSIGN_TICKET,
     RECORD_TICKET_MESSAGE,
-    ROUTE_TICKET,
     SAVE_TICKET,
     TicketFacts,
     TicketMessageToRecord,
@@ -32,12 +32,14 @@ class SupportActivities:
     def __init__(self, sessions: db.Sessions) -> None:
         self.sessions = sessions
 
-    @activity.defn(name=ROUTE_TICKET)
-    async def route_ticket(self, request: TicketToRoute) -> Person | None:
-        """Choose the agent for the ticket (the process assigns them)."""
+    @activity.defn(name=ASSIGN_TICKET)
+    async def assign_ticket(self, request: TicketToRoute) -> Person | None:
+        """Give the ticket to the best-suited available agent, atomically; None: nobody
+        fits, the ticket waits in the team queue."""
         async with db.unit_of_work(self.sessions) as session:
-            agent = await tickets.route(session=session, ticket_id=request.ticket_id,
-                                        category=request.category, capacity=request.capacity)
+            agent = await tickets.assign_agent(
+                session=session, ticket_id=request.ticket_id, category=request.category,
+                capacity=request.capacity)
             return Person(agent.id, agent.name, agent.email) if agent else None
 
     @activity.defn(name=RECORD_TICKET_MESSAGE)

@@ -12,14 +12,10 @@ workflow's update validator or handler comes back as the CRM error it stands for
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import structlog
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     Client,
@@ -107,57 +103,21 @@ async def signal(
     return True
 
 
-Recorded = Callable[[], Awaitable[str | None]]
-"""The status the CRM has recorded for the process's object, read afresh."""
-
-CATCH_UP_SECONDS = 15.0
-"""How long a decision waits for a process that is behind its own record: a worker that
-died after recording a change (its workflow task times out after 10 s, then the change is
-replayed and recorded again, once). Only processes started before their writes were
-scheduled (``workflows.steps.SCHEDULED_WRITES``) record a change before Temporal keeps it."""
-CATCH_UP_PAUSE = 0.5
-
-
-def recorded_status(session: AsyncSession, model: Any, object_id: int) -> Recorded:
-    """Reads ``model.status`` of the object, outside any transaction held open; None when
-    the database cannot say (the refusal then stands as the process gave it)."""
-    async def read() -> str | None:
-        try:
-            status: str | None = await session.scalar(
-                select(model.status).where(model.id == object_id))
-            await session.commit()
-        except SQLAlchemyError as error:
-            log.warning("recorded status unreadable", error=type(error).__name__)
-            await session.rollback()
-            return None
-        return status
-    return read
-
-
 async def decide(
     settings: Settings, handle: WorkflowHandle[Any, Any], update: Any, *args: Any,
-    update_id: str | None, when_ended: Callable[[], CrmError], recorded: Recorded | None = None,
+    update_id: str | None, when_ended: Callable[[], CrmError],
 ) -> Any:
     """Hand a decision to a process (an update) and answer with its result.
 
     ``update_id`` names the decision (``Once.update_id``): the same id again gets the first
     one's outcome instead of deciding twice; None, a fresh one. A refusal by the validator,
     or by the handler because something else came first, is the matching CRM error; a
-    process that has ended is ``when_ended()``.
-
-    A validator that refuses because of a status the CRM has already left (``recorded``)
-    speaks for a process catching up after a crash: the decision is asked again, for up to
-    ``CATCH_UP_SECONDS``, rather than refused against a status the user no longer sees.
+    process that has ended is ``when_ended()``. (Routers go through ``api.decisions``.)
     """
-    give_up = time.monotonic() + CATCH_UP_SECONDS
-    while True:
-        try:
-            return await _decide_once(settings, handle, update, args, update_id, when_ended)
-        except WorkflowUpdateFailedError as error:
-            if recorded and time.monotonic() < give_up and await _behind(error.cause, recorded):
-                await asyncio.sleep(CATCH_UP_PAUSE)
-                continue
-            raise _refusal(error.cause) from error
+    try:
+        return await _decide_once(settings, handle, update, args, update_id, when_ended)
+    except WorkflowUpdateFailedError as error:
+        raise _refusal(error.cause) from error
 
 
 async def _decide_once(
@@ -184,21 +144,6 @@ async def _decide_once(
             "the decision was accepted, but recording it takes longer than usual; it will "
             "be recorded: look at the object again shortly rather than deciding again"
         ) from error
-
-
-async def _behind(cause: BaseException | None, recorded: Recorded) -> bool:
-    """The refusal names a status the CRM has already moved on from."""
-    if not isinstance(cause, ApplicationError) or cause.type != WRONG_STATUS:
-        return False
-    said = _detail(cause, "status")
-    if said is None:
-        return False
-    on_record = await recorded()
-    if on_record is None or on_record == said:
-        return False
-    log.info("process behind its record: asking again", process_status=said,
-             recorded_status=on_record)
-    return True
 
 
 def _detail(refusal: ApplicationError, key: str) -> Any:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Dialect, make_url
+from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -61,7 +61,7 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
         cursor.execute(f"PRAGMA busy_timeout={WRITE_LOCK_LOOK_MS}")
         cursor.close()
 
-    turns = _WriterTurns()
+    turns = _WRITER_TURNS[engine.sync_engine] = _WriterTurns()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin_immediate_on_write(conn: Connection) -> None:
@@ -106,6 +106,8 @@ class _WriterTurns:
     def __init__(self) -> None:
         self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary())
+        self.asking = 0
+        """Writers that asked for the write lock and have not got it (or given up) yet."""
 
     def begin_immediate(self, conn: Connection) -> None:
         """Wait for this process's turn, then for SQLite's write lock; runs in SQLAlchemy's
@@ -113,18 +115,22 @@ class _WriterTurns:
         give_up = time.monotonic() + WRITE_LOCK_TIMEOUT
         loop = asyncio.get_running_loop()
         turn = self._turns.get(loop) or self._turns.setdefault(loop, asyncio.Lock())
-        await_only(_acquire(turn, WRITE_LOCK_TIMEOUT))
+        self.asking += 1
         try:
-            while True:
-                try:
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")
-                    break
-                except OperationalError as error:
-                    if not _busy(error.orig) or time.monotonic() >= give_up:
-                        raise
-        except BaseException:
-            turn.release()
-            raise
+            await_only(_acquire(turn, WRITE_LOCK_TIMEOUT))
+            try:
+                while True:
+                    try:
+                        conn.exec_driver_sql("BEGIN IMMEDIATE")
+                        break
+                    except OperationalError as error:
+                        if not _busy(error.orig) or time.monotonic() >= give_up:
+                            raise
+            except BaseException:
+                turn.release()
+                raise
+        finally:
+            self.asking -= 1
         # Only now: a look that failed ends in a rollback, which must not end the turn.
         conn.info[self.KEY] = turn
 
@@ -132,6 +138,16 @@ class _WriterTurns:
         turn = info.pop(self.KEY, None)
         if turn is not None and turn.locked():
             turn.release()
+
+
+_WRITER_TURNS: weakref.WeakKeyDictionary[Engine, _WriterTurns] = weakref.WeakKeyDictionary()
+"""Each SQLite engine's writer turns."""
+
+
+def writers_asking(engine: AsyncEngine) -> int:
+    """SQLite: how many of the engine's writers wait for the write lock (their turn, or
+    SQLite's lock in their turn) right now."""
+    return _WRITER_TURNS[engine.sync_engine].asking
 
 
 async def _acquire(turn: asyncio.Lock, timeout: float) -> None:

@@ -103,7 +103,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     elif args.command == "processes":
         return await _repair(args, settings)
     elif args.users_command == "create":
-        await _create_user(args, settings)
+        return await _create_user(args, settings)
     elif args.users_command == "revoke":
         await _revoke(args, settings)
     else:
@@ -175,9 +175,16 @@ async def _versions(settings: Settings) -> int:
     return 0
 
 
-async def _create_user(args: argparse.Namespace, settings: Settings) -> None:
+async def _create_user(args: argparse.Namespace, settings: Settings) -> int:
     from crm import db
+    from crm.policies import PolicyStore
     from crm.repo import people
+
+    categories = PolicyStore(settings.policy_file).current().support.categories
+    if unknown := [skill for skill in args.skill if skill not in categories]:
+        print(f"--skill {', '.join(unknown)}: not a ticket category of the support policy "
+              f"({', '.join(categories)})", file=sys.stderr)
+        return 2
 
     engine = db.create_engine(settings.database_url)
     async with db.unit_of_work(db.create_sessions(engine)) as session:
@@ -188,6 +195,7 @@ async def _create_user(args: argparse.Namespace, settings: Settings) -> None:
     await engine.dispose()
     print(f"created user {user.id} {user.email} ({user.role}); API token:", file=sys.stderr)
     print(token)
+    return 0
 
 
 async def _revoke(args: argparse.Namespace, settings: Settings) -> None:

@@ -1,39 +1,60 @@
-"""One registry line per process: the worker, the policies, the process views and the
-process ids all follow it, so adding a process cannot forget one of them."""
+"""What the registry (``workflows.registry``) promises: a process added there is run by the
+worker, found through the API, and configured by the policy file — each checked against the
+five processes crmflow runs, named here, never against the registry's own list."""
 
 from __future__ import annotations
 
-import dataclasses
+from pathlib import Path
 
-from api.routers.processes import PROCESS_NAMES
-from crm.policies import Policies, parse_policies, policies_as_json
-from workflows import messages
-from workflows.registry import LEAD_TO_SALE, PROCESSES, QUOTE_APPROVAL, WORKFLOWS
+from temporalio.testing import WorkflowEnvironment
 
+from api.app import create_app
+from crm import db
+from crm.policies import parse_policies
+from crm.settings import Settings
+from worker.main import build_worker
 
-def test_every_process_is_run_by_the_worker_and_listed_by_the_api() -> None:
-    import worker.main
-
-    assert worker.main.WORKFLOWS is WORKFLOWS
-    assert {"LeadToSale", "QuoteApproval"} <= {w.__name__ for w in WORKFLOWS}
-    assert [spec.name for spec in PROCESSES] == PROCESS_NAMES
-    assert len(set(WORKFLOWS)) == len(PROCESSES)
-
-
-def test_every_process_has_its_policy_table_with_defaults() -> None:
-    tables = policies_as_json(Policies())
-    assert list(tables) == [spec.policy_table for spec in PROCESSES]
-    for spec in PROCESSES:
-        defaults = spec.policy_type()
-        assert getattr(Policies(), spec.policy_table) == defaults
-        assert set(tables[spec.policy_table]) == {f.name for f in dataclasses.fields(defaults)}
-    changed = parse_policies('[quote_approval]\napproval_timeout = "P2D"\n')
-    assert changed.quote_approval.approval_timeout.days == 2
-    assert changed.lead_nurturing == LEAD_TO_SALE.policy_type()
+RUN = {"LeadToSale", "QuoteApproval", "InvoiceDunning", "SupportTicket", "SaleToProject"}
+"""The workflow types crmflow's worker runs."""
+LISTED = {"lead_to_sale", "quote_approval", "invoice_dunning", "support_ticket",
+          "sale_to_project"}
+"""The process types ``GET /processes?type=`` takes (the CrmProcess search attribute)."""
 
 
-def test_process_ids_are_the_ones_other_processes_signal() -> None:
-    assert LEAD_TO_SALE.workflow_id(7) == messages.lead_process_id(7) == "lead-7"
-    assert QUOTE_APPROVAL.workflow_id(9) == "quote-9"
-    assert len({spec.name for spec in PROCESSES}) == len(PROCESSES)
-    assert len({spec.object_type for spec in PROCESSES}) == len(PROCESSES)
+async def test_the_worker_runs_every_process(time_skipping: WorkflowEnvironment,
+                                             tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    engine = db.create_engine(settings.database_url)
+    worker = build_worker(time_skipping.client, settings, db.create_sessions(engine))
+    names = {getattr(w, "__temporal_workflow_definition").name
+             for w in worker.config()["workflows"]}
+    await engine.dispose()
+    assert names == RUN
+
+
+def test_the_api_finds_every_process_by_its_type(tmp_path: Path) -> None:
+    schema = create_app(Settings(data_dir=tmp_path)).openapi()
+    [kind] = [p for p in schema["paths"]["/processes"]["get"]["parameters"]
+              if p["name"] == "type"]
+    pattern = next(s for s in kind["schema"].get("anyOf", [kind["schema"]]) if "pattern" in s)
+    assert set(pattern["pattern"].strip("^$()").split("|")) == LISTED
+
+
+def test_the_policy_file_configures_every_process() -> None:
+    policies = parse_policies("""
+        [lead_nurturing]
+        max_loops = 5
+        [quote_approval]
+        approval_timeout = "P2D"
+        [dunning]
+        promise_grace = "P1D"
+        [support]
+        breach_warning_pct = 50
+        [project]
+        payment_terms = "P45D"
+    """)
+    assert policies.lead_nurturing.max_loops == 5
+    assert policies.quote_approval.approval_timeout.days == 2
+    assert policies.dunning.promise_grace.days == 1
+    assert policies.support.breach_warning_pct == 50
+    assert policies.project.payment_terms.days == 45

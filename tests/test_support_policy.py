@@ -50,6 +50,10 @@ def test_the_support_table_overrides_targets_and_the_calendar() -> None:
     ('[support.calendar]\nopens = "18:00"\n', "opens must come before closes"),
     ('[support.calendar]\ntime_zone = "Mars/Olympus"\n', "unknown time zone 'Mars/Olympus'"),
     ('[support.calendar]\ndays = ["someday"]\n', "[support] calendar.days.0"),
+    ('[support]\ncategories = ["general", "billing", "Sim Cards"]\n',
+     "categories: ['Sim Cards'] are not names"),
+    ('[support]\ncategories = ["general", "technical"]\n',
+     "categories must include billing: crmflow opens tickets in them itself"),
 ])
 def test_a_bad_support_table_is_refused(text: str, message: str) -> None:
     with pytest.raises(PolicyError) as refused:
@@ -62,3 +66,10 @@ def test_an_empty_holiday_country_means_no_public_holidays() -> None:
     support = parse_policies(text).support
     assert support.calendar.holiday_country is None
     assert calendar_for(support.calendar, date(2026, 12, 1)).holidays == [date(2026, 12, 24)]
+
+
+def test_the_ticket_categories_are_the_policy_s() -> None:
+    assert parse_policies("").support.categories == [
+        "general", "billing", "technical", "complaint", "legal"]
+    text = '[support]\ncategories = ["general", "billing", "sim_cards"]\n'
+    assert parse_policies(text).support.categories == ["general", "billing", "sim_cards"]

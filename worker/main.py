@@ -58,7 +58,7 @@ def activities(
         billing.record_payment,
         billing.update_invoice,
         disputes.open_dispute_ticket,
-        support.route_ticket,
+        support.assign_ticket,
         support.record_ticket_message,
         support.save_ticket,
         projects.start_project,

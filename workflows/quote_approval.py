@@ -199,6 +199,9 @@ class QuoteApproval:
     @workflow.update
     async def decide(self, decision: ManagerDecision) -> QuoteState:
         """A manager (or, once escalated, an admin) approves or rejects the quote."""
+        # A decision that came with the start (it was pending in the CRM): after the
+        # submission's first step, which brings the quote to a manager.
+        await workflow.wait_condition(lambda: self.lifecycle.status != "submitted")
         target = "validated" if decision.approve else "rejected"
         reason = decision.comment or ("approved" if decision.approve else "rejected")
         async with self.lifecycle.change(target, reason, by_user_id=decision.by_user_id) as moving:
@@ -218,7 +221,9 @@ class QuoteApproval:
                 refuse(NOT_ALLOWED, "only a manager of the quote's team decides on it")
         elif decision.by_role != Role.ADMIN:
             refuse(NOT_ALLOWED, "only a sales manager or an admin decides on a quote")
-        if self.lifecycle.status not in AWAITING_DECISION:
+        goes_to_a_manager = (self.lifecycle.status == "submitted"
+                             and self.quote.discount_pct > self.policy.discount_threshold_pct)
+        if self.lifecycle.status not in AWAITING_DECISION and not goes_to_a_manager:
             self.lifecycle.refuse(
                 "be approved or rejected", "only a quote pending approval can")
         if not decision.approve and not decision.comment:

@@ -20,9 +20,9 @@ from workflows.refusals import MISSING_INFORMATION, NOT_ALLOWED, refuse
 from workflows.roles import Role
 from workflows.search_attributes import CRM_OWNER
 from workflows.support_types import (
+    ASSIGN_TICKET,
     PRIORITIES,
     RECORD_TICKET_MESSAGE,
-    ROUTE_TICKET,
     SAVE_TICKET,
     TASK_COMPLETED,
     AgentReply,
@@ -161,13 +161,11 @@ class SupportTicket:
 
     async def _route(self) -> None:
         category = self.ticket.category
-        agent: Person | None = await workflow.execute_local_activity(
-            ROUTE_TICKET,
+        agent: Person | None = await steps.write(
+            ASSIGN_TICKET,
             TicketToRoute(self.ticket.ticket_id, category, self.policy.agent_capacity),
             result_type=Person | None,  # type: ignore[arg-type]
-            start_to_close_timeout=steps.DATABASE_READ,
-            retry_policy=steps.RETRY_FOREVER_GENTLY,
-            summary=f"Route to the available {category} agent with the lowest load",
+            summary=f"Assign the available {category} agent with the lowest load",
         )
         if agent is not None:
             async with self._change("open", f"routed to {agent.name} ({category})") as moving:
@@ -364,6 +362,7 @@ class SupportTicket:
     @workflow.update
     async def request_info(self, request: InfoRequest) -> TicketView:
         """The agent asks the customer for something: the ticket waits on the customer."""
+        await self._opened()
         self._events += 1
         async with self._change("waiting_on_customer", f"asked the customer for {request.what}",
                                 by_user_id=request.by.user_id) as moving:
@@ -377,7 +376,7 @@ class SupportTicket:
     @request_info.validator
     def _may_request_info(self, request: InfoRequest) -> None:
         self._only_its_agent(request.by.user_id, request.by_role, "ask the customer")
-        if not self.lifecycle.allows("waiting_on_customer"):
+        if not self._may_become("waiting_on_customer"):
             self.lifecycle.refuse(
                 "wait on the customer", "only an open ticket can")
 
@@ -409,6 +408,7 @@ class SupportTicket:
     @workflow.update
     async def resolve(self, resolution: Resolution) -> TicketView:
         """The agent resolves the ticket: the customer gets the survey."""
+        await self._opened()
         self._events += 1
         async with self._change("resolved", resolution.resolution,
                                 by_user_id=resolution.by_user_id) as moving:
@@ -426,7 +426,7 @@ class SupportTicket:
     @resolve.validator
     def _may_resolve(self, resolution: Resolution) -> None:
         self._only_its_agent(resolution.by_user_id, resolution.by_role, "resolve")
-        if not self.lifecycle.allows("resolved"):
+        if not self._may_become("resolved"):
             self.lifecycle.refuse("be resolved")
         if self.state.open_tasks:
             refuse(MISSING_INFORMATION, "the ticket's back-office tasks must be done first",
@@ -497,6 +497,17 @@ class SupportTicket:
         if role == Role.SUPPORT_AGENT and assignee is not None and assignee.user_id != user_id:
             refuse(NOT_ALLOWED, f"ticket {self.ticket.ticket_id} is {assignee.name}'s; "
                                 f"a support lead may reassign it")
+
+    async def _opened(self) -> None:
+        """A decision that came with the start (it was pending in the CRM) waits for the
+        opening, which routes the ticket."""
+        await workflow.wait_condition(lambda: self.lifecycle.status != "new")
+
+    def _may_become(self, status: str) -> bool:
+        """Whether the ticket may go to ``status``, or will once opened (open or queued)."""
+        if self.lifecycle.status == "new":
+            return any(status in TRANSITIONS[opened] for opened in TRANSITIONS["new"])
+        return self.lifecycle.allows(status)
 
     @asynccontextmanager
     async def _change(

@@ -19,6 +19,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.sla import ClockView, SlaClock
 
 PRIORITIES = ("low", "normal", "high", "urgent")
+CATEGORIES = ("general", "billing", "technical", "complaint", "legal")
+"""The ticket categories by default: routing matches them to the agents' skills."""
+OPENED_BY_CRMFLOW = ("general", "billing")
+"""Categories crmflow opens tickets in itself (an email to support, an invoice dispute)."""
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 HOUR = timedelta(hours=1)
@@ -54,6 +58,11 @@ class SupportCalendar:
             raise ValueError("holiday_country is an ISO 3166 code such as FR or DE")
 
 
+def _is_category_name(name: str) -> bool:
+    return (0 < len(name) <= 64 and name[0].isascii() and name[0].islower()
+            and all(c == "_" or (c.isascii() and c.islower()) for c in name))
+
+
 @dataclass
 class SupportPolicy:
     first_response: dict[str, timedelta] = field(default_factory=lambda: dict(FIRST_RESPONSE))
@@ -72,6 +81,9 @@ class SupportPolicy:
     """A resolved ticket may be reopened or rated this long, then it closes."""
     agent_capacity: int = 20
     """An agent with this many open tickets is not available to routing."""
+    categories: list[str] = field(default_factory=lambda: list(CATEGORIES))
+    """The categories a ticket may have (a ticket in any other is refused): the skills
+    routing matches; ``general`` and ``billing`` are always among them."""
 
     def __post_init__(self) -> None:
         for name, defaults in (("first_response", FIRST_RESPONSE), ("resolution", RESOLUTION)):
@@ -85,6 +97,13 @@ class SupportPolicy:
             setattr(self, name, targets)
         if not 0 < self.breach_warning_pct < 100:
             raise ValueError("breach_warning_pct must be between 0 and 100")
+        wrong = [c for c in self.categories if not _is_category_name(c)]
+        if wrong:
+            raise ValueError(f"categories: {wrong} are not names (a-z and _, up to 64)")
+        missing = [c for c in OPENED_BY_CRMFLOW if c not in self.categories]
+        if missing:
+            raise ValueError(f"categories must include {', '.join(missing)}: crmflow opens "
+                             f"tickets in them itself (emails to support, invoice disputes)")
 
 
 @dataclass
@@ -264,7 +283,6 @@ class TaskCompleted:
 
 # What the process asks of the CRM ---------------------------------------------------
 
-ROUTE_TICKET = "route_ticket"
 ASSIGN_TICKET = "assign_ticket"
 RECORD_TICKET_MESSAGE = "record_ticket_message"
 SAVE_TICKET = "save_ticket"
@@ -275,12 +293,6 @@ class TicketToRoute:
     ticket_id: int
     category: str
     capacity: int
-
-
-@dataclass
-class TicketAssignment:
-    ticket_id: int
-    agent_id: int
 
 
 @dataclass

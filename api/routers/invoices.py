@@ -12,7 +12,7 @@ import structlog
 from fastapi import APIRouter, Query, status
 from pydantic import AfterValidator, BaseModel, Field
 
-from api import processes
+from api import decisions
 from api.deps import CurrentUser, PoliciesDep, SessionDep, StateDep, TemporalDep
 from api.idempotency import Once, OnceDep, Replay
 from api.inputs import (
@@ -30,15 +30,13 @@ from api.problems import invalid
 from api.schemas import EmailOut, Out, StatusChangeOut
 from api.state import ApiState
 from crm import launcher
-from crm.errors import Conflict
+from crm.errors import Conflict, CrmError
 from crm.models import Account, Invoice, Payment
 from crm.repo import history, invoices, outbox
-from crm.settings import Settings
 from workflows.contracts import InvoiceLineToIssue, InvoiceToIssue
 from workflows.dunning_types import (
     DisputeDecision,
     DisputeRaised,
-    DunningState,
     PaymentReceived,
     PromiseToPay,
     WriteOff,
@@ -278,9 +276,10 @@ async def record_payment(
         return _the_same_payment(invoice_id, earlier, body)
     payment = PaymentReceived(body.amount, body.reference, user.id, user.role)
     try:
-        await _ask_the_process(session, invoice, client, state.settings, "take a payment",
-                               InvoiceDunning.record_payment, payment,
-                               update_id=f"payment:{body.reference}")
+        await decisions.hand_over(
+            session, client, state.settings, INVOICE_DUNNING.workflow_id(invoice_id),
+            InvoiceDunning.record_payment, payment, update_id=f"payment:{body.reference}",
+            ended=_ended(session, invoice_id, "take a payment"))
     except _Ended:
         # The payment that ended the process may be this very one, posted twice at once.
         earlier = await invoices.payment_by_reference(session=session, reference=body.reference)
@@ -348,32 +347,19 @@ async def _decide(
     once: Once, doing: str, update: Any, arg: Any,
 ) -> Any:
     """Hand a decision to the invoice's process; answer with the invoice it leads to."""
-    if (kept := await once.answered(session)) is not None:
-        return Replay(kept).response()
     invoice_id = invoice.id
-    await _ask_the_process(session, invoice, client, ask.settings, doing, update, arg,
-                           update_id=once.update_id)
-    answer = await _detail(session, invoice_id, ask)
-    await once.keep(session, status.HTTP_200_OK, answer)
-    return answer
+
+    async def answer(_: Any) -> Any:
+        return await _detail(session, invoice_id, ask)
+
+    return await decisions.decide(session, client, ask.settings, once,
+                                  INVOICE_DUNNING.workflow_id(invoice_id), update, arg,
+                                  ended=_ended(session, invoice_id, doing), answer=answer)
 
 
-async def _ask_the_process(
-    session: SessionDep, invoice: Invoice, client: TemporalDep, settings: Settings,
-    doing: str, update: Any, arg: Any, *, update_id: str | None = None,
-) -> DunningState:
-    invoice_id = invoice.id
-    workflow_id = INVOICE_DUNNING.workflow_id(invoice_id)
-    await launcher.resume(session, client, settings, workflow_id)  # a start Temporal missed
-    await session.commit()  # the process writes the invoice: don't hold the database meanwhile
-    handle = client.get_workflow_handle(workflow_id)
-    try:
-        return await processes.decide(
-            settings, handle, update, arg, update_id=update_id,
-            when_ended=lambda: _Ended("ended"),
-            recorded=processes.recorded_status(session, Invoice, invoice_id),
-        )
-    except _Ended:
+def _ended(session: SessionDep, invoice_id: int, doing: str) -> decisions.Ended:
+    async def refusal() -> CrmError:
         ended = await _reloaded(session, invoice_id)
-        raise _Ended(f"invoice {invoice_id} is {ended.status}: its dunning has ended, so it "
-                     f"cannot {doing}") from None
+        return _Ended(f"invoice {invoice_id} is {ended.status}: its dunning has ended, so it "
+                      f"cannot {doing}")
+    return refusal

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import AliasChoices, BaseModel, EmailStr, Field, field_validator, model_validator
 from sqlalchemy.exc import IntegrityError
 
-from api import processes
+from api import decisions, processes
 from api.access import TEAM, Grant, GrantDep
 from api.deps import CurrentUser, PoliciesDep, SessionDep, StateDep, TemporalDep
 from api.idempotency import OnceDep, Replay
@@ -19,7 +19,7 @@ from api.lookups import LeadDep
 from api.problems import invalid
 from api.schemas import EmailOut, Out, StatusChangeOut
 from crm import launcher
-from crm.errors import Conflict
+from crm.errors import Conflict, CrmError
 from crm.models import Lead, Team, User
 from crm.repo import history, leads, outbox
 from workflows.lead_to_sale import ContentDownload, LeadToSale, MarketingResponse, Qualification
@@ -257,8 +257,6 @@ async def qualify(
     state: StateDep, once: OnceDep,
 ) -> Any:
     """Qualify (an opportunity opens: account and contact) or disqualify, with a reason."""
-    if (kept := await once.answered(session)) is not None:
-        return Replay(kept).response()
     decision = Qualification(
         qualified=body.qualified,
         by_user_id=user.id,
@@ -267,15 +265,16 @@ async def qualify(
         need=body.need or lead.need,
         budget=body.budget if body.budget is not None else lead.budget,
     )
-    lead_id, lead_status = lead.id, lead.status
-    await session.commit()  # the process writes the lead: don't hold the database meanwhile
-    handle = client.get_workflow_handle(LEAD_TO_SALE.workflow_id(lead_id))
-    await processes.decide(
-        state.settings, handle, LeadToSale.qualify, decision, update_id=once.update_id,
-        when_ended=lambda: Conflict(f"lead {lead_id} is {lead_status}: its process has ended"),
-        recorded=processes.recorded_status(session, Lead, lead_id),
-    )
-    session.expire_all()
-    answer = await _detail(session, await leads.get_lead(session=session, lead_id=lead_id))
-    await once.keep(session, status.HTTP_200_OK, answer)
-    return answer
+    lead_id = lead.id
+
+    async def ended() -> CrmError:
+        current = await session.get(Lead, lead_id, populate_existing=True)
+        return Conflict(f"lead {lead_id} is {current.status if current else 'gone'}: its "
+                        f"process has ended")
+
+    async def answer(_: Any) -> Any:
+        return await _detail(session, await leads.get_lead(session=session, lead_id=lead_id))
+
+    return await decisions.decide(session, client, state.settings, once,
+                                  LEAD_TO_SALE.workflow_id(lead_id), LeadToSale.qualify,
+                                  decision, ended=ended, answer=answer)

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AfterValidator, Field
 
-from api import processes
+from api import decisions
 from api.access import GrantDep
 from api.deps import CurrentUser, PoliciesDep, SessionDep, StateDep, TemporalDep
 from api.idempotency import Once, OnceDep, Replay
@@ -212,23 +212,18 @@ async def _decide(
 ) -> Any:
     """Hand a decision to the project's process; answer with the project it leads to. A
     process that has ended refuses after saying who may act (403 before 409)."""
-    if (kept := await once.answered(session)) is not None:
-        return Replay(kept).response()
-    project_id, settings = project.id, state.settings
-    workflow_id = SALE_TO_PROJECT.workflow_id(project.sale_id)
-    await launcher.resume(session, client, settings, workflow_id)  # a start Temporal missed
-    await session.commit()  # the process writes the project: don't hold the database
-    handle = client.get_workflow_handle(workflow_id)
+    project_id = project.id
 
-    def ended() -> CrmError:
+    async def ended() -> CrmError:
         who()
-        return Conflict(f"project {project_id} is {project.status}, so it cannot {doing}")
+        current = await session.get(Project, project_id, populate_existing=True)
+        return Conflict(f"project {project_id} is {current.status if current else 'gone'}, "
+                        f"so it cannot {doing}")
 
-    await processes.decide(
-        settings, handle, update, arg, update_id=once.update_id, when_ended=ended,
-        recorded=processes.recorded_status(session, Project, project_id),
-    )
-    answer = await detail(session, project_id)
-    await once.keep(session, status.HTTP_200_OK, answer)
-    return answer
+    async def answer(_: Any) -> Any:
+        return await detail(session, project_id)
+
+    return await decisions.decide(session, client, state.settings, once,
+                                  SALE_TO_PROJECT.workflow_id(project.sale_id), update, arg,
+                                  ended=ended, answer=answer)
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import select
 
-from api import processes
+from api import decisions, processes
 from api.access import GrantDep
 from api.deps import CurrentUser, PoliciesDep, SessionDep, StateDep, TemporalDep
 from api.idempotency import Once, OnceDep, Replay
@@ -28,7 +28,7 @@ from api.lookups import QuoteDep, QuoteToChange
 from api.problems import invalid
 from api.schemas import Out, StatusChangeOut
 from crm import launcher
-from crm.errors import Conflict, MissingInformation
+from crm.errors import Conflict, CrmError, MissingInformation
 from crm.models import Account, Contact, Lead, ProcessStart, Quote, User
 from crm.repo import history, leads, quotes, starts
 from crm.settings import Settings
@@ -295,19 +295,18 @@ async def _drive(
     update: Any, arg: Any,
 ) -> Any:
     """Hand a decision to the quote's process and answer with the quote it leads to."""
-    if (kept := await once.answered(session)) is not None:
-        return Replay(kept).response()
-    quote_id, current = quote.id, quote.status
-    await session.commit()  # the process writes the quote: don't hold the database meanwhile
-    handle = client.get_workflow_handle(QUOTE_APPROVAL.workflow_id(quote_id))
-    await processes.decide(
-        settings, handle, update, arg, update_id=once.update_id,
-        when_ended=lambda: Conflict(f"quote {quote_id} is {current}: no decision is pending"),
-        recorded=processes.recorded_status(session, Quote, quote_id),
-    )
-    answer = await _fresh(session, quote_id)
-    await once.keep(session, status.HTTP_200_OK, answer)
-    return answer
+    quote_id = quote.id
+
+    async def ended() -> CrmError:
+        current = await _fresh(session, quote_id)
+        return Conflict(f"quote {quote_id} is {current.status}: no decision is pending")
+
+    async def answer(_: Any) -> Any:
+        return await _fresh(session, quote_id)
+
+    return await decisions.decide(session, client, settings, once,
+                                  QUOTE_APPROVAL.workflow_id(quote_id), update, arg,
+                                  ended=ended, answer=answer)
 
 
 @router.post("/quotes/{quote_id}/decision", response_model=QuoteOut)

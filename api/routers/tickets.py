@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import ConfigDict, EmailStr, Field, field_validator
 from sqlalchemy.exc import IntegrityError
 
-from api import processes
+from api import decisions
 from api.access import OWN, GrantDep
 from api.deps import CurrentUser, PoliciesDep, SessionDep, StateDep, TemporalDep
 from api.idempotency import OnceDep, Replay
@@ -29,7 +29,7 @@ from api.ticket_views import (
     summary,
 )
 from crm import launcher
-from crm.errors import Conflict, Forbidden
+from crm.errors import Conflict, CrmError, Forbidden
 from crm.models import Invoice, Ticket, User
 from crm.repo import tickets
 from crm.support import NewTicket, record_ticket
@@ -58,7 +58,8 @@ class TicketIn(In):
     body: Text
     channel: Literal["web", "chat", "email", "phone", "agent"] = "web"
     category: str = Field("general", pattern=r"^[a-z][a-z_]{0,63}$",
-                          description="Routing matches it to the agents' skills")
+                          description="One of the support policy's categories (`GET /policies`); "
+                          "routing matches it to the agents' skills")
     priority: Literal["low", "normal", "high", "urgent"] = "normal"
     invoice_id: Id | None = Field(None, description="A billing ticket about this invoice")
 
@@ -112,6 +113,10 @@ async def open_ticket(
         if kept.workflow_id:
             await launcher.resume(session, client, state.settings, kept.workflow_id)
         return Replay(kept).response()
+    known = policies.support.categories
+    if body.category not in known:
+        raise invalid("category", f"no ticket category {body.category!r}; the support "
+                      f"policy's categories: {', '.join(known)}")
     await once.claim(session)
     if body.invoice_id is not None:
         if await session.get(Invoice, body.invoice_id) is None:
@@ -180,22 +185,19 @@ async def _drive(
     update: Any, arg: Any,
 ) -> Any:
     """Hand a message or decision to the ticket's process; answer with the ticket."""
-    if (kept := await once.answered(session)) is not None:
-        return Replay(kept).response()
-    ticket_id, current = ticket.id, ticket.status
-    await session.commit()  # the process writes the ticket: don't hold the database meanwhile
-    handle = client.get_workflow_handle(SUPPORT_TICKET.workflow_id(ticket_id))
-    settings = state.settings
-    view = await processes.decide(
-        settings, handle, update, arg, update_id=once.update_id,
-        when_ended=lambda: Conflict(f"ticket {ticket_id} is {current}: its process has "
-                                    f"ended; write to support again to open a new ticket"),
-        recorded=processes.recorded_status(session, Ticket, ticket_id),
-    )
-    session.expire_all()
-    answer = await detail(session, ticket_id, view)
-    await once.keep(session, status.HTTP_200_OK, answer)
-    return answer
+    ticket_id = ticket.id
+
+    async def ended() -> CrmError:
+        current = await session.get(Ticket, ticket_id, populate_existing=True)
+        return Conflict(f"ticket {ticket_id} is {current.status if current else 'gone'}: its "
+                        f"process has ended; write to support again to open a new ticket")
+
+    async def answer(view: Any) -> Any:
+        return await detail(session, ticket_id, view)
+
+    return await decisions.decide(session, client, state.settings, once,
+                                  SUPPORT_TICKET.workflow_id(ticket_id), update, arg,
+                                  ended=ended, answer=answer)
 
 
 def _person(user: User) -> Person:

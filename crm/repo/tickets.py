@@ -141,26 +141,39 @@ async def list_tickets(
         query.order_by(Ticket.id.desc()).limit(limit).offset(offset)))
 
 
-async def route(
+async def assign_agent(
     *, session: AsyncSession, ticket_id: int, category: str, capacity: int
 ) -> User | None:
-    """The best-suited available agent: an active support agent with the category as a
-    skill and fewer than ``capacity`` open tickets, the least loaded first (then by id).
-    None when nobody fits: the ticket goes to the team queue."""
-    ticket = await get_ticket(session=session, ticket_id=ticket_id)
+    """Give the ticket to the best-suited available agent, in one transaction: an active
+    support agent with the category as a skill and fewer than ``capacity`` open tickets, the
+    least loaded first (then by id). None when nobody fits: the ticket goes to the team queue.
+
+    Atomic: the candidates' rows are locked (in id order, so two routings never deadlock)
+    before their loads are counted, so tickets routed at the same moment by two workers
+    count each other and never push an agent past ``capacity`` (on SQLite the write lock,
+    taken up front, does the same). A ticket already assigned keeps its agent: a retried
+    assignment changes nothing."""
+    ticket = await session.scalar(select(Ticket).where(Ticket.id == ticket_id)
+                                  .with_for_update())
+    if ticket is None:
+        raise NotFound("ticket", ticket_id)
     if ticket.assignee_id is not None:
         return await session.get(User, ticket.assignee_id)
     skilled = list(await session.scalars(
         select(User).join(UserSkill, UserSkill.user_id == User.id)
         .where(User.active, User.role == Role.SUPPORT_AGENT.value, UserSkill.skill == category)
-        .order_by(User.id)))
+        .order_by(User.id).with_for_update(of=User)))
     if not skilled:
         return None
     counted = await session.execute(
         select(Ticket.assignee_id, func.count(Ticket.id))
-        .where(Ticket.assignee_id.in_([a.id for a in skilled]), Ticket.status.in_(
-            OPEN_TICKET_STATUSES), Ticket.id != ticket_id)
+        .where(Ticket.assignee_id.in_([a.id for a in skilled]),
+               Ticket.status.in_(OPEN_TICKET_STATUSES))
         .group_by(Ticket.assignee_id))
     loads: dict[int | None, int] = {user_id: count for user_id, count in counted.all()}
     available = [a for a in skilled if loads.get(a.id, 0) < capacity]
-    return min(available, key=lambda a: (loads.get(a.id, 0), a.id), default=None)
+    agent = min(available, key=lambda a: (loads.get(a.id, 0), a.id), default=None)
+    if agent is not None:
+        ticket.assignee_id = agent.id
+        await session.flush()
+    return agent

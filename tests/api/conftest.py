@@ -121,3 +121,14 @@ async def temporal_proxy(dev_server: WorkflowEnvironment) -> AsyncIterator[TcpPr
     host, _, port = dev_server.client.service_client.config.target_host.rpartition(":")
     async with TcpProxy(host, int(port)) as proxy:
         yield proxy
+
+
+@pytest.fixture
+async def api_via_proxy(
+    dev_server: WorkflowEnvironment, database_url: str, mail_sink: tuple[MailSink, int],
+    tmp_path: Path, temporal_proxy: TcpProxy,
+) -> AsyncIterator[Api]:
+    async with running_api(dev_server, database_url, mail_sink, tmp_path,
+                           api_temporal_address=temporal_proxy.address,
+                           temporal_rpc_timeout_seconds=1.5) as api:
+        yield api

@@ -106,17 +106,6 @@ async def test_starts_made_together_are_each_marked_with_their_run(api: Api) -> 
         assert described.run_id == run_id
 
 
-@pytest.fixture
-async def api_via_proxy(
-    dev_server: WorkflowEnvironment, database_url: str, mail_sink: tuple[MailSink, int],
-    tmp_path: Path, temporal_proxy: TcpProxy,
-) -> AsyncIterator[Api]:
-    async with running_api(dev_server, database_url, mail_sink, tmp_path,
-                           api_temporal_address=temporal_proxy.address,
-                           temporal_rpc_timeout_seconds=1.5) as api:
-        yield api
-
-
 async def pending_starts(api: Api) -> list[str]:
     async with db.unit_of_work(api.sessions) as session:
         rows = await session.scalars(

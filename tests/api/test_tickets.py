@@ -256,3 +256,25 @@ async def test_a_dispute_opens_one_billing_ticket_however_often_it_is_raised(api
     assert upheld.json()["dispute_upheld"] is True
     async with db.unit_of_work(api.sessions) as session:
         assert await session.scalar(select(func.count(Ticket.id))) == 1
+
+
+async def test_a_category_the_policy_does_not_know_is_refused_and_records_nothing(
+    api: Api,
+) -> None:
+    await support_tokens(api)
+    key = {"Idempotency-Key": "form-43"}
+    refused = await api.call("POST", "/tickets", "website", headers=key,
+                             json={**TICKET, "category": "sim_cards"})
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()["errors"][0]
+    assert problem["field"] == "category"
+    assert "no ticket category 'sim_cards'" in problem["message"]
+    assert "general, billing, technical, complaint, legal" in problem["message"]
+    async with db.unit_of_work(api.sessions) as session:
+        assert await session.scalar(select(func.count(Ticket.id))) == 0
+        assert await session.scalar(select(func.count(ProcessStart.id))) == 0
+    # The key was not spent on the refusal: the corrected form goes through under it.
+    accepted = await api.call("POST", "/tickets", "website", headers=key,
+                              json={**TICKET, "category": "technical"})
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["category"] == "technical"

@@ -88,6 +88,14 @@ async def test_migrate_and_create_users(env: dict[str, str]) -> None:
                     "--role", "admin", env=env)
     assert twice.returncode == 1
     assert "a user with email ops@x.example already exists" in twice.stderr
+    unknown = crmflow("users", "create", "--name", "Sue", "--email", "sue@x.example",
+                      "--role", "support_agent", "--skill", "billing", "--skill", "sim_cards",
+                      env=env)
+    assert unknown.returncode == 2
+    assert "--skill sim_cards: not a ticket category of the support policy" in unknown.stderr
+    agent = crmflow("users", "create", "--name", "Sue", "--email", "sue@x.example",
+                    "--role", "support_agent", "--skill", "billing", env=env)
+    assert agent.returncode == 0, agent.stderr  # the refused one made nobody
 
     revoked = crmflow("users", "revoke", "--email", "ops@x.example", env=env)
     assert revoked.returncode == 0, revoked.stderr

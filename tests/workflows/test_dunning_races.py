@@ -20,7 +20,8 @@ from tests import factories
 from tests.waiting import eventually
 from tests.workflows.conftest import Harness
 from tests.workflows.invoices import CUSTOMER, DAY, dunned_invoice, statuses
-from tests.workflows.test_races import TASK_TIMEOUT, a_writer_waits, row_held, while_it_writes
+from tests.workflows.test_races import TASK_TIMEOUT, a_writer_waits, delivered, quiet, row_held
+from workflows.dunning_contracts import RECORD_PAYMENT, UPDATE_INVOICE
 from workflows.dunning_types import PaymentReceived, WriteOff
 from workflows.invoice_dunning import InvoiceDunning
 
@@ -37,14 +38,15 @@ async def test_a_payment_racing_a_reminder_gets_no_reminder_sent(
     handle = invoice.handle
     await invoice.at(DAY + DAY / 24)
     await eventually(lambda: purposes(h) == ["level_1"])
+    await quiet(handle)
     assert (await handle.query(InvoiceDunning.current_state)).status == "overdue"
 
     async with row_held(h.sessions, Invoice, invoice.invoice_id):
         clock = asyncio.create_task(invoice.at(7 * DAY + DAY / 24))
-        await a_writer_waits(h.sessions)  # reminder 1 is being recorded
+        await a_writer_waits(handle, UPDATE_INVOICE)  # reminder 1 is being recorded
         payment = asyncio.create_task(handle.execute_update(
             InvoiceDunning.record_payment, PaymentReceived(Decimal(600), "PSP-1")))
-        await while_it_writes()
+        await delivered(handle, payment)
     receipt = await payment
     await clock
 
@@ -64,11 +66,12 @@ async def test_a_write_off_racing_the_payment_that_settles_the_invoice_is_refuse
     handle = invoice.handle
     await invoice.at(8 * DAY)
     await eventually(lambda: purposes(h) == ["level_1", "level_2"])
+    await quiet(handle)
 
     async with row_held(h.sessions, Invoice, invoice.invoice_id):
         payment = asyncio.create_task(handle.execute_update(
             InvoiceDunning.record_payment, PaymentReceived(Decimal(600), "PSP-1")))
-        await a_writer_waits(h.sessions)  # the payment is being recorded
+        await a_writer_waits(handle, RECORD_PAYMENT)  # the payment is being recorded
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await handle.execute_update(InvoiceDunning.write_off,
                                         WriteOff("never paying", petra.id, petra.role))

@@ -2,12 +2,9 @@
 other is refused saying what came first — never accepted with another outcome.
 
 The process's own step is held in the middle of recording its status (the row it writes is
-locked by the test, as a slow database would). A workflow task stays open while a local
-activity runs, but not forever: after 80 % of the task timeout the worker completes it and
-messages get in while the write is still under way. The tests shorten the task timeout to
-2 s (10 s by default) and hold the write past it.
+locked by the test, as a slow database would): the workflow task that asked for the write
+is completed, the write's activity waits, and the message comes in meanwhile.
 """
-
 from __future__ import annotations
 
 import asyncio
@@ -17,8 +14,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
-from temporalio.client import WorkflowUpdateFailedError
+from sqlalchemy import func, select
+from temporalio.api.enums.v1 import EventType, PendingActivityState
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
 from crm import db
 from crm.models import Lead, Quote, Task
@@ -27,6 +25,7 @@ from tests import factories
 from tests.waiting import eventually
 from tests.workflows.conftest import Harness
 from tests.workflows.starts import start_lead, submit_quote
+from workflows.contracts import RECORD_STATUS
 from workflows.lead_to_sale import ContentDownload, LeadNurturingPolicy, LeadToSale, Qualification
 from workflows.quote_approval import (
     CustomerResponse,
@@ -38,12 +37,6 @@ from workflows.quote_approval import (
 
 DAY = timedelta(days=1)
 TASK_TIMEOUT = timedelta(seconds=2)
-SQLITE_WRITER_STARTS = 3.0
-"""Seconds after which a process's write has surely begun on SQLite (about 0.1 s when idle;
-under a loaded CI machine a second was seen not to be enough)."""
-PAST_THE_TASK = 4.0
-"""Seconds to hold a write so that the workflow task waiting for it is completed, and the
-message is delivered in the next one while the write still waits."""
 
 
 @asynccontextmanager
@@ -55,29 +48,39 @@ async def row_held(sessions: db.Sessions, model: Any, object_id: int) -> AsyncIt
         yield
 
 
-async def a_writer_waits(sessions: db.Sessions) -> None:
-    """Return once a process is waiting for the held row (PostgreSQL shows it)."""
-    async with sessions() as session:
-        if session.bind.dialect.name != "postgresql":
-            # SQLite has no view of who waits for its lock: give the workflow task that
-            # starts the write time to run, with room for a loaded machine.
-            await asyncio.sleep(SQLITE_WRITER_STARTS)
-            return
+async def quiet(handle: WorkflowHandle[Any, Any]) -> None:
+    """Return once the process has no activity under way: an email the SMTP server took is
+    also marked sent (on SQLite, a held write lock would stop that, and with it the clock)."""
+    async def idle() -> bool:
+        return not (await handle.describe()).raw_description.pending_activities
 
-    async def waiting() -> bool:
-        async with sessions() as session:
-            count = await session.scalar(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND datname = current_database()"))
-            return bool(count)
-
-    await eventually(waiting, timeout=30)
+    await eventually(idle, timeout=30)
 
 
-async def while_it_writes() -> None:
-    """Hold the write while the workflow task waiting for it is completed and the message
-    is delivered in the next one."""
-    await asyncio.sleep(PAST_THE_TASK)
+async def a_writer_waits(handle: WorkflowHandle[Any, Any],
+                         activity: str | None = RECORD_STATUS) -> None:
+    """Return once a worker is running the process's write (``activity``, or any, waiting
+    for the held row): the workflow task that asked for the write has been completed."""
+    async def writing() -> bool:
+        pending = (await handle.describe()).raw_description.pending_activities
+        return any(activity in (None, a.activity_type.name)
+                   and a.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+                   for a in pending)
+
+    await eventually(writing, timeout=30)
+
+
+async def delivered(handle: WorkflowHandle[Any, Any], message: asyncio.Task[Any]) -> None:
+    """Return once the process has taken the message while the write still waits: refused
+    by its validator, or accepted (then its handler waits for the change under way)."""
+    async def taken() -> bool:
+        if message.done():
+            return True
+        history = await handle.fetch_history()
+        return any(e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+                   for e in history.events)
+
+    await eventually(taken, timeout=30)
 
 
 async def statuses(h: Harness, object_type: str, object_id: int) -> list[tuple[str, str | None]]:
@@ -97,16 +100,17 @@ async def test_a_rejection_racing_the_timeout_rule_is_refused_naming_the_rule(
                                           "25", policy, task_timeout=TASK_TIMEOUT)
     assert (await handle.execute_update(QuoteApproval.submission_outcome)).status == (
         "pending_approval")
-    await eventually(lambda: len(h.mail.messages) == 2)  # both managers asked: all quiet
+    await eventually(lambda: len(h.mail.messages) == 2)  # both managers asked
+    await quiet(handle)
 
     async with row_held(h.sessions, Quote, quote_id):
         clock = asyncio.create_task(h.env.sleep(timedelta(hours=1, minutes=1)))
-        await a_writer_waits(h.sessions)  # "validated by rule" is being recorded
+        await a_writer_waits(handle)  # "validated by rule" is being recorded
         rejection = asyncio.create_task(handle.execute_update(
             QuoteApproval.decide,
             ManagerDecision(False, team.manager.id, team.manager.role, team.manager.team_id,
                             "far too much")))
-        await while_it_writes()
+        await delivered(handle, rejection)
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await rejection
     await clock
@@ -134,13 +138,14 @@ async def test_a_customer_answer_racing_the_expiry_is_refused_naming_it(
     await handle.execute_update(QuoteApproval.send_to_customer,
                                 QuoteSending(team.rep.id, team.rep.role))
     await eventually(lambda: h.mail.to("jane@acme.example"))
+    await quiet(handle)
 
     async with row_held(h.sessions, Quote, quote_id):
         clock = asyncio.create_task(h.env.sleep(DAY + timedelta(hours=1)))
-        await a_writer_waits(h.sessions)  # "expired" is being recorded
+        await a_writer_waits(handle)  # "expired" is being recorded
         answer = asyncio.create_task(handle.execute_update(
             QuoteApproval.customer_answered, CustomerResponse(True, team.rep.id, "signed")))
-        await while_it_writes()
+        await delivered(handle, answer)
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await answer
     await clock
@@ -165,14 +170,15 @@ async def test_a_lead_disqualified_while_being_handed_over_stays_disqualified(
                               LeadNurturingPolicy(step_delay=DAY, lead_ttl=30 * DAY),
                               task_timeout=TASK_TIMEOUT)
     await eventually(lambda: h.mail.to(lead.email))
+    await quiet(handle)
 
     async with row_held(h.sessions, Lead, lead.id):
         await handle.signal(LeadToSale.content_downloaded, ContentDownload("white_paper"))
-        await a_writer_waits(h.sessions)  # "engaged" is being recorded
+        await a_writer_waits(handle)  # "engaged" is being recorded
         disqualify = asyncio.create_task(handle.execute_update(
             LeadToSale.qualify,
             Qualification(False, team.manager.id, team.manager.role, "works for a competitor")))
-        await while_it_writes()
+        await delivered(handle, disqualify)
     assert (await disqualify).status == "disqualified"
     assert (await handle.result()).status == "disqualified"
 

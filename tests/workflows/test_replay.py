@@ -19,7 +19,6 @@ from tests.workflows.unguarded_change import QuoteApprovalThatWaitsFirst
 from workflows.contracts import FIND_PEOPLE
 from workflows.patches import PATCHES
 from workflows.registry import WORKFLOWS
-from workflows.support_types import ROUTE_TICKET
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 RECORDED = sorted(HISTORIES.glob("*/*.json"))
@@ -47,7 +46,7 @@ async def test_an_unguarded_change_is_caught() -> None:
         await replayer.replay_workflow(load(path))
 
 
-READS = {FIND_PEOPLE, ROUTE_TICKET}
+READS = {FIND_PEOPLE}
 """The local activities a run may ask for: they only read the CRM."""
 
 

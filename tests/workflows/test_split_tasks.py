@@ -1,16 +1,11 @@
 """A step whose write waits on the database must still go on and replay (issue 11).
 
-When a local activity outlasts most of its workflow task, the worker completes the task
-empty and Temporal starts another at once (a heartbeat; answering a query in the meantime
-does the same). Replay joins the two tasks, so ``workflow.now()`` read in the first comes
-out as the second's start. A process that compares a later ``now()`` with a time it computed
-there can take another branch on replay than it took in the run: a worker that picks it up
-after a crash then fails it with a nondeterminism error, and it is stuck. That is how the
-writes of processes started before 2026-11-24 ran; the recorded
-``InvoiceDunning/queried-while-level-1-was-recorded`` replays such a split. Processes
-started since write through scheduled activities, so a slow write no longer splits a task:
-each test holds the row a step writes (the write waits), lets the process go on to the next
-timed step, and replays the whole history as a new worker would.
+A process that wrote through a local activity kept its workflow task open for the write;
+a slow write split the task in two, and replay, which joins them, read another
+``workflow.now()`` than the run did. Every CRM write is now an activity Temporal schedules,
+so the task that asks for it is completed at once: each test holds the row a step writes
+(the write waits, started by a worker), lets the process go on to the next timed step, and
+replays the whole history as a new worker would.
 """
 
 from __future__ import annotations
@@ -24,8 +19,9 @@ from tests.replaying import worker_replayer
 from tests.waiting import eventually
 from tests.workflows.conftest import Harness
 from tests.workflows.invoices import CUSTOMER, DAY, issued_invoice, start_dunning
-from tests.workflows.test_races import TASK_TIMEOUT, row_held, while_it_writes
+from tests.workflows.test_races import TASK_TIMEOUT, a_writer_waits, row_held
 from tests.workflows.tickets import recorded_ticket, start_ticket
+from workflows.dunning_contracts import UPDATE_INVOICE
 from workflows.support_ticket import SupportTicket
 from workflows.support_types import SupportCalendar, SupportPolicy
 
@@ -44,7 +40,7 @@ async def test_a_dunning_level_recorded_across_two_tasks_replays(
     issued = await issued_invoice(h.env, h.sessions, due_in=-5 * DAY)
     async with row_held(h.sessions, Invoice, issued.invoice_id):
         invoice = await start_dunning(h.env, h.task_queue, issued, task_timeout=TASK_TIMEOUT)
-        await while_it_writes()  # the level's write outlasts its workflow task
+        await a_writer_waits(invoice.handle, UPDATE_INVOICE)  # the level's write waits
     await eventually(lambda: [m.purpose for m in h.mail.to(CUSTOMER)] == ["level_1"])
 
     await h.env.sleep(10 * DAY + DAY / 24)  # the reminder, 7 days after the due date + 8
@@ -68,7 +64,7 @@ async def test_a_ticket_opened_across_two_tasks_replays_its_sla_alarms(
     async with row_held(h.sessions, Ticket, ticket_id):
         handle = await start_ticket(h.env.client, h.task_queue, ticket_id, data,
                                     task_timeout=TASK_TIMEOUT)
-        await while_it_writes()  # the ticket's first save outlasts its workflow task
+        await a_writer_waits(handle, None)  # the ticket's first write waits
     await h.env.sleep(timedelta(days=3))  # past its SLA warnings and breaches
     state = await handle.query(SupportTicket.current_state)
     assert [clock.state for clock in state.clocks] == ["breached", "breached"]
