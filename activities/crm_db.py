@@ -7,13 +7,18 @@ assignment and the opportunity are no-ops once done, a quote makes at most one s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from temporalio import activity
+from temporalio.client import Client
 
 from crm import db
 from crm.models import User
+from crm.own import enrolments
+from crm.policies import PolicyStore
 from crm.repo import history, leads, people, quotes, tasks
+from crm.settings import Settings
 from workflows.contracts import (
     ASSIGN_SALES_REP,
     CREATE_SALE,
@@ -32,6 +37,7 @@ from workflows.contracts import (
     StatusToRecord,
     TaskToCreate,
 )
+from workflows.own.objects import OBJECTS
 from workflows.roles import Role
 
 
@@ -39,9 +45,20 @@ def _person(user: User) -> Person:
     return Person(user.id, user.name, user.email)
 
 
+@dataclass
+class Enrolling:
+    """What a status change needs to enrol its object in the workflows it triggers and to
+    tell the object's enrolments (your own workflows)."""
+
+    client: Client
+    settings: Settings
+    policies: PolicyStore
+
+
 class CrmActivities:
-    def __init__(self, sessions: db.Sessions) -> None:
+    def __init__(self, sessions: db.Sessions, enrolling: Enrolling | None = None) -> None:
         self.sessions = sessions
+        self.enrolling = enrolling
 
     @activity.defn(name=RECORD_STATUS)
     async def record_status(self, change: StatusToRecord) -> datetime:
@@ -49,6 +66,7 @@ class CrmActivities:
         Temporal scheduled the write (a time the process's history keeps)."""
         info = activity.info()
         workflow_id = info.workflow_id or ""
+        enrolled: list[enrolments.Enrolled] = []
         async with db.unit_of_work(self.sessions) as session:
             await history.change_status(
                 session=session,
@@ -65,7 +83,25 @@ class CrmActivities:
                 ),
                 holds_until=change.holds_until,
             )
+            if self.enrolling is not None and change.object_type in OBJECTS:
+                enrolled = await enrolments.automatic(
+                    session=session, object_type=change.object_type,
+                    object_id=change.object_id, when="status", status=change.to_status,
+                    policies=self.enrolling.policies.current())
+        if self.enrolling is not None:
+            await self._tell(change, enrolled)
         return info.scheduled_time
+
+    async def _tell(self, change: StatusToRecord, enrolled: list[enrolments.Enrolled]) -> None:
+        """After the commit: start the enrolments the change triggered, and tell the
+        object's running ones it changed (a retry tells them again: harmless)."""
+        assert self.enrolling is not None
+        async with self.sessions() as session:
+            await enrolments.launch(session, self.enrolling.client, self.enrolling.settings,
+                                    enrolled)
+            await enrolments.tell(session=session, client=self.enrolling.client,
+                                  settings=self.enrolling.settings,
+                                  object_type=change.object_type, object_id=change.object_id)
 
     @activity.defn(name=CREATE_TASK)
     async def create_task(self, task: TaskToCreate) -> CreatedTask:

@@ -56,6 +56,7 @@ PROJECT_READ: Rule = {**staff(OWN), REP: TEAM, MANAGER: TEAM, ACCOUNTANT: ALL}
 SUPPORT_READ: Rule = {AGENT: TEAM, SUPPORT_LEAD: TEAM, ADMIN: ALL}
 AGENT_WORK: Rule = {AGENT: OWN, SUPPORT_LEAD: TEAM, ADMIN: ALL}
 FOR_THE_CUSTOMER: Rule = {INTEGRATION: ALL, AGENT: TEAM, SUPPORT_LEAD: TEAM, ADMIN: ALL}
+DESIGNERS: Rule = {ADMIN: ALL, MANAGER: ALL, SUPPORT_LEAD: ALL}
 
 PUBLIC = frozenset({"GET /health"})
 """Endpoints anyone may call, without a token."""
@@ -115,6 +116,19 @@ RULES: dict[str, Rule] = {
     "POST /tickets/{ticket_id}/reopen": FOR_THE_CUSTOMER,
     "POST /tickets/{ticket_id}/rating": {INTEGRATION: ALL, ADMIN: ALL},
     "POST /inbound/email": {INTEGRATION: ALL, ADMIN: ALL},
+    # Your own workflows: their designers edit them (each definition names who may edit,
+    # enrol and act on its steps); staff read them.
+    "GET /workflow-definitions/schema": staff(ALL),
+    "POST /workflow-definitions": DESIGNERS,
+    "GET /workflow-definitions": staff(ALL),
+    "GET /workflow-definitions/{definition_id}": staff(ALL),
+    "PUT /workflow-definitions/{definition_id}/draft": DESIGNERS,
+    "POST /workflow-definitions/{definition_id}/publish": DESIGNERS,
+    "POST /workflow-definitions/{definition_id}/archive": DESIGNERS,
+    "POST /workflow-definitions/{definition_id}/enrol": staff(ALL),
+    "GET /workflow-definitions/{definition_id}/enrolments": staff(ALL),
+    "GET /enrolments/{enrolment_id}": staff(ALL),
+    "POST /enrolments/{enrolment_id}/cancel": DESIGNERS,
     # Processes: staff, each process as its object is read (READS).
     "GET /processes": staff(ALL),
     "GET /processes/{workflow_id}": staff(ALL),

@@ -13,6 +13,7 @@ from temporalio.client import Client
 from api import access, console, idempotency, metrics, problems
 from api.body_gate import BodyGate
 from api.routers import (
+    definitions,
     emails,
     health,
     inbound,
@@ -95,6 +96,6 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(health.router)
     for router in (me.router, leads.router, quotes.router, projects.router, invoices.router,
                    tickets.router, inbound.router, tasks.router, emails.router,
-                   processes.router, project_templates.router):
+                   processes.router, project_templates.router, definitions.router):
         app.include_router(router, dependencies=[Depends(access.grant)])  # who may: first
     return app

@@ -57,7 +57,7 @@ async def record_start(
 ) -> ProcessStart:
     """Note that the object's process must start; the caller commits it with the object."""
     return await starts.record(
-        session=session, process=spec.name, workflow_id=spec.workflow_id(object_id),
+        session=session, process=spec.name, workflow_id=spec.id_for(data),
         object_type=spec.object_type, object_id=object_id,
         input_json=TypeAdapter(spec.input_type).dump_json(data).decode(),
     )
@@ -85,7 +85,7 @@ async def start_workflow(
     return await client.start_workflow(
         spec.workflow.run,  # type: ignore[attr-defined]
         data,
-        id=spec.workflow_id(spec.object_id(data)),
+        id=spec.id_for(data),
         task_queue=settings.temporal_task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,

@@ -20,9 +20,10 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from workflows.registry import PROCESSES
+from workflows.registry import OWN_WORKFLOW, PROCESSES
 
-POLICY_TYPES: dict[str, type] = {spec.policy_table: spec.policy_type for spec in PROCESSES}
+POLICY_TYPES: dict[str, type] = {spec.policy_table: spec.policy_type
+                                 for spec in (*PROCESSES, OWN_WORKFLOW)}
 """Each process's table in the policy file, and the policy dataclass it fills."""
 
 

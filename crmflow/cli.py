@@ -1,4 +1,5 @@
-"""The ``crmflow`` command: the dev stack, the worker, the API, migrations, users."""
+"""The ``crmflow`` command: the dev stack, the worker, the API, migrations, users, your own
+workflows' definitions."""
 
 from __future__ import annotations
 
@@ -54,6 +55,17 @@ def main(argv: list[str] | None = None) -> int:
     process_commands.add_parser(
         "versions", help="per registered patch, how many open runs still predate it (a patch "
                          "is removed only when none does)")
+    own = commands.add_parser("workflows", help="your own workflow definitions, kept as files")
+    own_commands = own.add_subparsers(dest="workflows_command", required=True)
+    check = own_commands.add_parser(
+        "validate", help="check a definition (YAML or JSON): every problem, naming its step")
+    check.add_argument("file", type=Path)
+    publish = own_commands.add_parser(
+        "publish", help="publish a definition as the next version of the one of its name "
+                        "(created when new); running enrolments keep their version")
+    publish.add_argument("file", type=Path)
+    publish.add_argument("--by", required=True, metavar="EMAIL",
+                         help="the user who publishes it (one its roles let edit it)")
 
     args = parser.parse_args(argv)
     try:
@@ -98,6 +110,12 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         await upgrade_to_head(settings.database_url)
         print("CRM database is at the newest schema", file=sys.stderr)
+    elif args.command == "workflows":
+        from crmflow import definitions_cli
+
+        if args.workflows_command == "validate":
+            return definitions_cli.validate(args.file, settings)
+        return await definitions_cli.publish(args.file, args.by, settings)
     elif args.command == "processes" and args.processes_command == "versions":
         return await _versions(settings)
     elif args.command == "processes":

@@ -14,8 +14,10 @@ from crm.policies import parse_policies
 from crm.settings import Settings
 from worker.main import build_worker
 
-RUN = {"LeadToSale", "QuoteApproval", "InvoiceDunning", "SupportTicket", "SaleToProject"}
-"""The workflow types crmflow's worker runs."""
+RUN = {"LeadToSale", "QuoteApproval", "InvoiceDunning", "SupportTicket", "SaleToProject",
+       "OwnWorkflow"}
+"""The workflow types crmflow's worker runs: the five processes, and the interpreter of your
+own workflows."""
 LISTED = {"lead_to_sale", "quote_approval", "invoice_dunning", "support_ticket",
           "sale_to_project"}
 """The process types ``GET /processes?type=`` takes (the CrmProcess search attribute)."""
@@ -52,9 +54,12 @@ def test_the_policy_file_configures_every_process() -> None:
         breach_warning_pct = 50
         [project]
         payment_terms = "P45D"
+        [own_workflows]
+        max_steps = 20
     """)
     assert policies.lead_nurturing.max_loops == 5
     assert policies.quote_approval.approval_timeout.days == 2
     assert policies.dunning.promise_grace.days == 1
     assert policies.support.breach_warning_pct == 50
     assert policies.project.payment_terms.days == 45
+    assert policies.own_workflows.max_steps == 20

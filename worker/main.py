@@ -14,8 +14,9 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.billing import BillingActivities
-from activities.crm_db import CrmActivities
+from activities.crm_db import CrmActivities, Enrolling
 from activities.email import EmailActivities, SmtpMailer
+from activities.own import OwnWorkflowActivities
 from activities.projects import ProjectActivities
 from activities.support import DisputeTickets, SupportActivities
 from crm import db
@@ -40,7 +41,8 @@ def activities(
 ) -> list[Callable[..., Any]]:
     """Every activity, by the system it touches. Those that start another process (commit,
     then start, as the API does) hold the Temporal client."""
-    crm = CrmActivities(sessions)
+    crm = CrmActivities(sessions, Enrolling(client, settings, PolicyStore(settings.policy_file)))
+    own = OwnWorkflowActivities(sessions)
     email = EmailActivities(sessions, mailer)
     billing = BillingActivities(sessions, client, settings, PolicyStore(settings.policy_file))
     disputes = DisputeTickets(sessions, client, settings)
@@ -64,6 +66,9 @@ def activities(
         projects.start_project,
         projects.complete_milestone,
         projects.end_project,
+        own.read_object,
+        own.find_person,
+        own.record_enrolment,
     ]
 
 

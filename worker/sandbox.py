@@ -50,6 +50,10 @@ PASSED_THROUGH: tuple[str, ...] = (
     "workflows.dunning_types",
     "workflows.project_types",
     "workflows.support_types",
+    "workflows.own.objects",
+    "workflows.own.definition",
+    "workflows.own.contracts",
+    "workflows.own.policy",
     # Pure rules: functions of their arguments (the time is passed in).
     "workflows.refusals",
     "workflows.business_time",
@@ -57,6 +61,7 @@ PASSED_THROUGH: tuple[str, ...] = (
     "workflows.dunning_ladder",
     "workflows.project_plan",
     "workflows.ticket_agenda",
+    "workflows.own.expressions",
     # The steps every process is made of: they act through ``temporalio.workflow`` alone,
     # on the workflow that calls them, and keep nothing between calls.
     "workflows.steps",

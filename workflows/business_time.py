@@ -75,6 +75,23 @@ def add(calendar: Calendar, start: datetime, duration: timedelta) -> datetime:
     raise AssertionError("unreachable: _windows raises first")
 
 
+def add_working_days(calendar: Calendar, start: datetime, days: int) -> datetime:
+    """The same time of day (kept within working hours) on the ``days``-th working day after
+    ``start``'s day: two working days from Friday 15:00 is Tuesday 15:00; from a Sunday, or
+    a holiday, the count starts with the next working day."""
+    local = calendar.local(start)
+    day, counted = local.date(), 0
+    for _ in range(LONGEST_SEARCH):
+        if counted == days:
+            break
+        day += timedelta(days=1)
+        counted += calendar.is_working_day(day)
+    else:
+        raise ValueError(f"no {days} working days within {LONGEST_SEARCH} days of {start}")
+    clock = min(max(local.time().replace(tzinfo=None), calendar.opens), calendar.closes)
+    return datetime.combine(day, clock, calendar.zone).astimezone(UTC)
+
+
 def between(calendar: Calendar, start: datetime, end: datetime) -> timedelta:
     """The working time from ``start`` to ``end`` (zero when ``end`` is not later)."""
     start, end = start.astimezone(UTC), end.astimezone(UTC)

@@ -20,6 +20,9 @@ from workflows import (
     support_types,
 )
 from workflows.contracts import StartOptions
+from workflows.own import contracts as own_contracts
+from workflows.own import interpreter
+from workflows.own.policy import OwnWorkflowPolicy
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,16 @@ class ProcessSpec:
     key_field: str = ""
     """The input's field holding the id in the workflow id (default ``{object_type}_id``);
     a project's process is keyed by its sale, which exists before the project does."""
+    id_of: Callable[[Any], str] | None = None
+    """The workflow id of an input, where it is not ``{object_type}-{id}`` (an enrolment's
+    names its definition and object)."""
 
     def workflow_id(self, object_id: int) -> str:
         return f"{self.object_type}-{object_id}"
+
+    def id_for(self, data: Any) -> str:
+        """The workflow id of the run this input starts."""
+        return self.id_of(data) if self.id_of else self.workflow_id(self.object_id(data))
 
     def object_id(self, data: Any) -> int:
         """The id in the workflow id, read from the process's input."""
@@ -71,5 +81,13 @@ SALE_TO_PROJECT = ProcessSpec("sale_to_project", sale_to_project.SaleToProject,
 PROCESSES: tuple[ProcessSpec, ...] = (LEAD_TO_SALE, QUOTE_APPROVAL, INVOICE_DUNNING,
                                       SUPPORT_TICKET, SALE_TO_PROJECT)
 
-BY_NAME = {spec.name: spec for spec in PROCESSES}
-WORKFLOWS: tuple[type, ...] = tuple(spec.workflow for spec in PROCESSES)
+OWN_WORKFLOW = ProcessSpec("own_workflow", interpreter.OwnWorkflow,
+                           own_contracts.EnrolmentInput, interpreter.start_options, "enrolment",
+                           "own_workflows", OwnWorkflowPolicy,
+                           id_of=lambda data: own_contracts.workflow_id(
+                               data.definition_id, data.object_type, data.object_id))
+"""The interpreter of your own workflows: one run per enrolment, started like every process
+(recorded with its enrolment, started after the commit); it follows no object of its own."""
+
+BY_NAME = {spec.name: spec for spec in (*PROCESSES, OWN_WORKFLOW)}
+WORKFLOWS: tuple[type, ...] = (*(spec.workflow for spec in PROCESSES), OWN_WORKFLOW.workflow)

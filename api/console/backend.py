@@ -15,10 +15,13 @@ from api.console.session import ConsoleSession
 class Refused(Exception):
     """The API said no (or could not answer): its status and its words."""
 
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, errors: list[dict[str, str]] | None = None
+                 ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.errors = errors or []
+        """A 422's problems, each ``{"field": "steps.call", "message": …}``."""
 
 
 class Backend:
@@ -43,6 +46,10 @@ class Backend:
         self.seen.clear()  # what was read before may have changed
         return _json(await self.http.post(path, json=body or {}))
 
+    async def put(self, path: str, body: dict[str, Any]) -> Any:
+        self.seen.clear()
+        return _json(await self.http.put(path, json=body))
+
     async def close(self) -> None:
         await self.http.aclose()
 
@@ -50,10 +57,12 @@ class Backend:
 def _json(response: httpx.Response) -> Any:
     if response.status_code >= 400:
         try:
-            detail = str(response.json().get("detail", response.reason_phrase))
-        except ValueError:
-            detail = response.reason_phrase
-        raise Refused(response.status_code, detail)
+            body = response.json()
+            detail = str(body.get("detail", response.reason_phrase))
+            errors = list(body.get("errors") or [])
+        except (ValueError, AttributeError):
+            detail, errors = response.reason_phrase, []
+        raise Refused(response.status_code, detail, errors)
     return response.json()
 
 

@@ -50,7 +50,14 @@ def columns(table: Mapping[str, Sequence[str]]) -> dict[str, int]:
 
 def svg(spec: ProcessSpec, current: str | None) -> str:
     """An accessible SVG of the process; the current status is marked ``aria-current``."""
-    table = transitions_of(spec)
+    label = f"{spec.name.replace('_', ' ')}: " + (f"now {current}" if current else "diagram")
+    return drawing(transitions_of(spec), current, label)
+
+
+def drawing(table: Mapping[str, Sequence[str]], current: str | None, label: str,
+            faults: Sequence[str] = ()) -> str:
+    """The SVG of any table of steps (the first is where cases start): ``current`` is
+    marked ``aria-current``, each of ``faults`` is marked as a step at fault."""
     depth = columns(table)
     rows: dict[int, int] = {}
     place: dict[str, tuple[int, int]] = {}
@@ -60,7 +67,6 @@ def svg(spec: ProcessSpec, current: str | None) -> str:
         rows[column] = rows.get(column, 0) + 1
     width = (max(depth.values()) + 1) * (NODE_W + GAP_X)
     height = max(rows.values()) * (NODE_H + GAP_Y) + GAP_Y
-    label = f"{spec.name.replace('_', ' ')}: " + (f"now {current}" if current else "diagram")
     parts = [f'<svg class="diagram" role="img" viewBox="-4 -4 {width + 8} {height + 8}" '
              f'aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">',
              '<defs><marker id="arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" '
@@ -70,6 +76,7 @@ def svg(spec: ProcessSpec, current: str | None) -> str:
             parts.append(_edge(place[source], place[target]))
     for status, (x, y) in place.items():
         classes = ["step"] + (["final"] if not table.get(status) else [])
+        classes += ["fault"] if status in faults else []
         mark = ""
         if status == current:
             classes.append("current")

@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from api.console.backend import Backend, Refused
 from api.console.session import ConsoleSession, csrf_token
 from api.deps import get_state
+from workflows.roles import Role
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -27,6 +28,7 @@ SALES = ("sales_rep", "sales_manager", "admin")
 SUPPORT = ("support_agent", "support_lead", "admin")
 SUPPORT_LEADS = ("support_lead", "admin")
 ACCOUNTING = ("accountant", "admin")
+STAFF = tuple(role.value for role in Role if role != Role.INTEGRATION)
 AGENTS = ("support_agent", "support_lead")
 """Who is assigned tickets: My work shows theirs, the navigation counts them."""
 ACCOUNTANTS = ("accountant",)
@@ -107,7 +109,7 @@ class Page:
         counts."""
         found = []
         for key, label, roles, counted in SECTIONS:
-            if role in roles and await self._readable(f"/{key}"):
+            if role in roles and await self._readable(READ_FROM.get(key, f"/{key}")):
                 found.append({"key": key, "label": label, "href": f"/console/{key}",
                               "count": counts.get(key), "counted": counted})
         return found
@@ -125,8 +127,11 @@ class Page:
 SECTIONS = (("leads", "Leads", SALES, ""), ("quotes", "Quotes", SALES, ""),
             ("projects", "Projects", (*SALES, "accountant"), ""),
             ("invoices", "Invoices", ACCOUNTING, "need your action"),
-            ("tickets", "Tickets", SUPPORT, "assigned to you"))
+            ("tickets", "Tickets", SUPPORT, "assigned to you"),
+            ("workflows", "Workflows", STAFF, ""))
 """The navigation's lists: which roles' work needs each, and what its count counts."""
+READ_FROM = {"workflows": "/workflow-definitions"}
+"""The API list behind a section whose console name is not the API's."""
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any

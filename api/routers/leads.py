@@ -21,6 +21,7 @@ from api.schemas import EmailOut, Out, StatusChangeOut
 from crm import launcher
 from crm.errors import Conflict, CrmError
 from crm.models import Lead, Team, User
+from crm.own import enrolments
 from crm.repo import history, leads, outbox
 from workflows.lead_to_sale import ContentDownload, LeadToSale, MarketingResponse, Qualification
 from workflows.registry import LEAD_TO_SALE
@@ -34,6 +35,8 @@ class LeadIn(In):
     email: EmailStr
     company: Annotated[SingleLine, Field(max_length=200)] | None = None
     phone: Annotated[SingleLine, Field(max_length=40)] | None = None
+    country: Annotated[str, Field(pattern="^[A-Z]{2}$", description="ISO 3166 code, e.g. FR")] | (
+        None) = None
     source: Literal["newsletter", "website", "event", "referral", "rep"] | None = None
     team_id: Id | None = Field(None, description="The sales team that follows the lead: "
                                "a rep's own, the owner's, or the only sales team there is")
@@ -53,6 +56,7 @@ class LeadOut(Out):
     name: str
     email: str
     company: str | None
+    country: str | None
     source: str
     team_id: int | None
     owner_id: int | None
@@ -136,17 +140,24 @@ async def create_lead(
     if (kept := await once.answered(session)) is not None:
         if kept.workflow_id:
             await launcher.resume(session, client, state.settings, kept.workflow_id)
+            lead_id = int(kept.workflow_id.rpartition("-")[2])
+            for enrolment in await enrolments.running_on(session=session, object_type="lead",
+                                                         object_id=lead_id):
+                await launcher.resume(session, client, state.settings, enrolment.workflow_id)
         return Replay(kept).response()
     await once.claim(session)
     fields = await _checked_fields(body, session, grant)
     lead = await _new_lead(session, fields)
     start = await launcher.record_start(session, LEAD_TO_SALE, lead.id,
                                          processes.lead_to_sale_input(lead, policies))
+    enrolled = await enrolments.automatic(session=session, object_type="lead",
+                                          object_id=lead.id, when="created", policies=policies)
     answer = LeadOut.model_validate(lead)
     await once.keep(session, status.HTTP_201_CREATED, answer, workflow_id=start.workflow_id)
     await session.commit()
     await launcher.launch(session, client, state.settings, start, fresh=True,
                           marks=state.start_marks)
+    await enrolments.launch(session, client, state.settings, enrolled)
     return answer
 
 
@@ -231,13 +242,20 @@ async def get_lead(lead: LeadDep, session: SessionDep) -> Any:
              response_model=EventAccepted)
 async def post_event(
     lead: LeadDep, body: LeadEventIn, session: SessionDep, user: CurrentUser,
-    client: TemporalDep, state: StateDep, once: OnceDep,
+    client: TemporalDep, state: StateDep, policies: PoliciesDep, once: OnceDep,
 ) -> Any:
-    """Something the lead did: its process hears of it, and it is recorded — both, or
-    neither (503 when the process cannot be told, so a retry records it once)."""
+    """Something the lead did: its process and its enrolments in your own workflows hear
+    of it, and it is recorded — both, or neither (503 when they cannot be told, so a
+    retry records it once). A workflow triggered by this event enrols the lead."""
     await once.claim(session)
     event = await leads.add_event(session=session, lead=lead, type=body.type,
                                   content=body.content, recorded_by_id=user.id)
+    await enrolments.tell(session=session, client=client, settings=state.settings,
+                          object_type="lead",
+                          object_id=lead.id, event=body.type)
+    enrolled = await enrolments.automatic(session=session, object_type="lead",
+                                          object_id=lead.id, when="event", event=body.type,
+                                          policies=policies)
     handle = client.get_workflow_handle(LEAD_TO_SALE.workflow_id(lead.id))
     signals: dict[str, tuple[Any, Any]] = {
         "content_downloaded": (LeadToSale.content_downloaded, ContentDownload(body.content or "")),
@@ -248,6 +266,9 @@ async def post_event(
     delivered = await processes.signal(handle, state.settings, *signals[body.type])
     answer = EventAccepted(event_id=event.id, process="signalled" if delivered else "ended")
     await once.keep(session, status.HTTP_202_ACCEPTED, answer)
+    if enrolled:
+        await session.commit()
+        await enrolments.launch(session, client, state.settings, enrolled)
     return answer
 
 

@@ -2,6 +2,7 @@
 
 from crm.models.base import Base
 from crm.models.billing import Invoice, InvoiceLine, Payment
+from crm.models.own import DefinitionVersion, Enrolment, EnrolmentStep, WorkflowDefinition
 from crm.models.people import ApiToken, SeenSignature, Team, User, UserSkill
 from crm.models.projects import (
     Expense,
@@ -20,6 +21,9 @@ __all__ = [
     "ApiToken",
     "Base",
     "Contact",
+    "DefinitionVersion",
+    "Enrolment",
+    "EnrolmentStep",
     "Expense",
     "IdempotentRequest",
     "Invoice",
@@ -45,4 +49,5 @@ __all__ = [
     "Timesheet",
     "User",
     "UserSkill",
+    "WorkflowDefinition",
 ]

@@ -50,6 +50,8 @@ class Lead(Base, Timestamped):
     email: Mapped[str] = mapped_column(String(320), index=True)
     company: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(40))
+    country: Mapped[str | None] = mapped_column(String(2))
+    """ISO 3166 code (FR, DE…), when known."""
     source: Mapped[str] = mapped_column(String(40), default="newsletter")
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from tests import factories
 from tests.api.conftest import Api
 from tests.api.test_console import api_says
 from tests.api.test_invoices import issue, pay
+from tests.api.test_own_workflows import new_lead
 from tests.api.test_tickets import _assigned, opened, support_tokens
 from tests.conftest import free_port
 from tests.waiting import eventually
@@ -241,3 +243,65 @@ async def test_a_support_agent_answers_a_ticket_on_a_phone_with_the_keyboard(
             ).status_code == 200
     await expect(sam.get_by_text("It works, thanks!")).to_be_visible(timeout=15_000)
     await shot(sam, "ticket-answered-phone")
+
+
+async def test_a_manager_builds_a_workflow_in_the_console_and_follows_an_enrolment(
+    api: Api, console: str, browser: Browser,
+) -> None:
+    manager = await sign_in(browser, console, api.tokens["manager"])
+    await manager.get_by_role("link", name="Workflows").click()
+    await expect(manager.get_by_role("heading", name="Workflows")).to_be_visible()
+    editor = manager.get_by_label("The definition, in YAML")
+    await editor.fill(NURTURE.replace("template: paper}", "template: brochure}"))
+    await manager.get_by_role("button", name="Create the draft").click()
+    await expect(manager.locator("li.problem")).to_have_text(
+        "Step thanks: template: no template 'brochure' in this definition (it has hello, "
+        "paper)")
+    await expect(manager.locator("g.fault")).to_have_attribute("data-status", "thanks")
+    assert await manager.evaluate(UNLABELLED) == []  # (a POST's answer: not redrawn)
+    await shot(manager, "workflow-refused-desktop")
+
+    await manager.get_by_label("The definition, in YAML").fill(NURTURE)
+    await manager.get_by_role("button", name="Create the draft").click()
+    await expect(manager.get_by_role("status")).to_have_text("Workflow created as a draft.")
+    await manager.get_by_role("button", name="Publish the draft").click()
+    await expect(manager.get_by_text("version 1 is active")).to_be_visible()
+    await check(manager, "workflow")
+
+    lead = await new_lead(api, "zoe@acme.example")
+    await manager.get_by_label("The leads to enrol").fill(str(lead["id"]))
+    await manager.get_by_role("button", name="Enrol").click()
+    await expect(manager.get_by_role("status")).to_have_text("Enrolled.")
+    await eventually(lambda: [m for m in api.mail.to("zoe@acme.example")
+                              if m.subject == "Bonjour Zoé"])
+    await manager.get_by_role("link", name=re.compile(r"^Enrolment \d+$")).click()
+    step = manager.locator('[aria-current="step"]')
+    await expect(step).to_have_attribute("data-status", "downloaded")
+    await check(manager, "enrolment")
+
+    # The lead downloads the paper: the enrolment's page moves on by itself.
+    assert (await api.call("POST", f"/leads/{lead['id']}/events", "website", json={
+        "type": "content_downloaded", "content": "white_paper"})).status_code == 202
+    await expect(step).to_have_attribute("data-status", "pause", timeout=15_000)
+    await eventually(lambda: [m for m in api.mail.to("zoe@acme.example")
+                              if m.subject == "Our white paper"])
+    await expect(manager.get_by_text("Our white paper → zoe@acme.example")).to_be_visible(
+        timeout=15_000)
+    await shot(manager, "enrolment-moved-desktop")
+
+
+NURTURE = """\
+name: Nurture a lead
+object: lead
+trigger: {when: manual}
+templates:
+  hello: {subject: "Bonjour {lead.name}", body: "Our white paper is yours to download."}
+  paper: {subject: "Our white paper", body: "Thank you for reading it."}
+steps:
+  - {id: hello, send_email: {template: hello}}
+  - {id: downloaded, wait_for: {event: content_downloaded, timeout: 7d}}
+  - {id: thanks, send_email: {template: paper}}
+  - {id: pause, wait: {for: 2d}}
+  - {id: call, task: {title: "Call {lead.name}", assign: owner, due: 1d}}
+  - {id: done, end: {outcome: handed to sales}}
+"""

@@ -168,3 +168,45 @@ async def _get(url: str) -> httpx.Response | None:
             return await client.get(url, timeout=5)
     except httpx.HTTPError:
         return None
+
+
+DEFINITION = """
+name: Welcome
+object: lead
+templates:
+  hello: {subject: "Hello {lead.name}", body: "Welcome."}
+steps:
+  - {id: hello, send_email: {template: hello}}
+  - {id: pause, wait: {for: 2d, calendar: office}}
+"""
+
+
+def test_workflow_definitions_kept_as_files_are_validated_and_published(
+    env: dict[str, str], tmp_path: Path,
+) -> None:
+    good, bad = tmp_path / "welcome.yaml", tmp_path / "broken.yaml"
+    good.write_text(DEFINITION)
+    bad.write_text(DEFINITION.replace("template: hello", "template: bye")
+                   .replace("calendar: office", "calendar: moon"))
+
+    valid = crmflow("workflows", "validate", str(good), env=env)
+    assert valid.returncode == 0, valid.stderr
+    assert valid.stdout.strip() == f"{good}: valid — 'Welcome', 2 steps on a lead"
+    refused = crmflow("workflows", "validate", str(bad), env=env)
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines() == [
+        f"{bad}: step 'hello': template: no template 'bye' in this definition (it has hello)",
+        f"{bad}: step 'pause': calendar: no calendar 'moon' (calendars: office)",
+    ]
+
+    migrated_with_an_admin(env)
+    first = crmflow("workflows", "publish", str(good), "--by", "ops@x.example", env=env)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == "published 'Welcome' as version 1 of workflow definition 1"
+    again = crmflow("workflows", "publish", str(good), "--by", "ops@x.example", env=env)
+    assert again.stdout.strip() == "published 'Welcome' as version 2 of workflow definition 1"
+    nobody = crmflow("workflows", "publish", str(good), "--by", "who@x.example", env=env)
+    assert nobody.returncode == 2
+    assert "--by who@x.example: no active user with this email" in nobody.stderr
+    assert crmflow("workflows", "publish", str(bad), "--by", "ops@x.example",
+                   env=env).returncode == 1

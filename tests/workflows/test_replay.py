@@ -17,6 +17,7 @@ from temporalio.workflow import NondeterminismError
 from tests.replaying import worker_replayer
 from tests.workflows.unguarded_change import QuoteApprovalThatWaitsFirst
 from workflows.contracts import FIND_PEOPLE
+from workflows.own.contracts import READ_OBJECT
 from workflows.patches import PATCHES
 from workflows.registry import WORKFLOWS
 
@@ -46,7 +47,7 @@ async def test_an_unguarded_change_is_caught() -> None:
         await replayer.replay_workflow(load(path))
 
 
-READS = {FIND_PEOPLE}
+READS = {FIND_PEOPLE, READ_OBJECT}
 """The local activities a run may ask for: they only read the CRM."""
 
 

@@ -1,0 +1,179 @@
+"""Enrolling objects in a definition's active version, and telling running enrolments what
+happened to their object.
+
+An enrolment is recorded with its process start in one transaction and started after the
+commit, like every process (``crm.launcher``): a start Temporal missed stays pending and is
+made by a retry or by ``crmflow processes repair``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+
+from crm import launcher
+from crm.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
+from crm.models import Enrolment, ProcessStart, User, WorkflowDefinition
+from crm.models.base import utcnow
+from crm.own import definitions, reading
+from crm.policies import Policies
+from crm.repo import own
+from crm.settings import Settings
+from workflows.own import expressions
+from workflows.own.contracts import EnrolmentInput, ObjectFields, typed, workflow_id
+from workflows.own.definition import Definition
+from workflows.own.interpreter import OwnWorkflow
+from workflows.registry import OWN_WORKFLOW
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Enrolled:
+    enrolment: Enrolment
+    start: ProcessStart
+
+
+async def enrol(*, session: AsyncSession, row: WorkflowDefinition, object_ids: list[int],
+                policies: Policies, by: User | None) -> list[Enrolled]:
+    """Enrol each object in the active version (the caller commits, then launches).
+
+    Refused, changing nothing, when the definition is not active, when ``by`` holds none of
+    its enrol roles, when an object does not exist, does not meet the enrolment condition,
+    or is enrolled already (unless the definition allows re-enrolment once it ended)."""
+    if row.status != "active" or row.active_version is None:
+        raise Conflict(f"workflow definition {row.id} is {row.status}: only an active "
+                       f"definition enrols")
+    definition = await definitions.active(session=session, row=row)
+    assert definition is not None
+    if by is not None and by.role not in definition.roles.enrol:
+        raise Forbidden(f"workflow definition {row.id} enrols on the word of "
+                        f"{', '.join(definition.roles.enrol)}; you are {by.role}")
+    limit = policies.own_workflows.max_enrolments
+    if len(object_ids) > limit:
+        raise Conflict(f"{len(object_ids)} objects: one request enrols at most {limit}")
+    if len(set(object_ids)) != len(object_ids):
+        raise Conflict("an object is named twice")
+    enrolled = []
+    for object_id in object_ids:
+        await _eligible(session, row, definition, object_id)
+        enrolled.append(await _record(session, row, definition, object_id, policies, by))
+    return enrolled
+
+
+async def _eligible(session: AsyncSession, row: WorkflowDefinition, definition: Definition,
+                    object_id: int) -> None:
+    values = typed(row.object_type, ObjectFields(await own.fields(
+        session=session, object_type=row.object_type, object_id=object_id)))
+    condition = definition.trigger.condition
+    if condition and not expressions.holds(expressions.parse(condition), values, utcnow()):
+        raise Conflict(f"{row.object_type} {object_id} does not meet the enrolment "
+                       f"condition of workflow definition {row.id}: {condition}")
+    earlier = await session.scalar(select(Enrolment).where(
+        Enrolment.definition_id == row.id, Enrolment.object_type == row.object_type,
+        Enrolment.object_id == object_id).order_by(Enrolment.id.desc()).limit(1))
+    if earlier is not None and (earlier.status == "running" or not definition.re_enrol):
+        raise Conflict(f"{row.object_type} {object_id} is enrolled in workflow definition "
+                       f"{row.id} already (enrolment {earlier.id}, {earlier.status})"
+                       + ("" if earlier.status == "running" else
+                          "; this definition enrols an object once"))
+
+
+async def _record(session: AsyncSession, row: WorkflowDefinition, definition: Definition,
+                  object_id: int, policies: Policies, by: User | None) -> Enrolled:
+    assert row.active_version is not None
+    enrolment = Enrolment(definition_id=row.id, version=row.active_version,
+                          object_type=row.object_type, object_id=object_id,
+                          workflow_id=workflow_id(row.id, row.object_type, object_id),
+                          status="running", enrolled_by_id=by.id if by else None)
+    session.add(enrolment)
+    await session.flush()
+    data = EnrolmentInput(enrolment.id, row.id, row.active_version, definition,
+                          row.object_type, object_id,
+                          calendars=reading.calendars(policies, utcnow().year),
+                          enrolled_by=by.id if by else None)
+    start = await launcher.record_start(session, OWN_WORKFLOW, enrolment.id, data)
+    return Enrolled(enrolment, start)
+
+
+async def launch(session: AsyncSession, client: Client, settings: Settings,
+                 enrolled: list[Enrolled]) -> list[WorkflowHandle[Any, Any]]:
+    """Start the recorded enrolments (after the commit)."""
+    return [await launcher.launch(session, client, settings, each.start, fresh=True)
+            for each in enrolled]
+
+
+async def automatic(*, session: AsyncSession, object_type: str, object_id: int,
+                    when: str, policies: Policies, status: str | None = None,
+                    event: str | None = None) -> list[Enrolled]:
+    """Enrol the object in every active definition this happening triggers (``created``,
+    ``status`` to ``status``, ``event``) whose condition it meets; the caller commits with
+    the happening and launches after."""
+    enrolled = []
+    for row in await definitions.listing(session=session, object_type=object_type,
+                                         status="active"):
+        definition = await definitions.active(session=session, row=row)
+        trigger = definition.trigger if definition else None
+        if trigger is None or trigger.when != when or (when == "status" and
+                                                        trigger.status != status) or (
+                when == "event" and trigger.event != event):
+            continue
+        try:
+            await _eligible(session, row, definition, object_id)  # type: ignore[arg-type]
+        except Conflict:
+            continue
+        enrolled.append(await _record(session, row, definition,  # type: ignore[arg-type]
+                                      object_id, policies, None))
+    return enrolled
+
+
+async def running_on(*, session: AsyncSession, object_type: str,
+                     object_id: int) -> list[Enrolment]:
+    return list(await session.scalars(select(Enrolment).where(
+        Enrolment.object_type == object_type, Enrolment.object_id == object_id,
+        Enrolment.status == "running").order_by(Enrolment.id)))
+
+
+async def tell(*, session: AsyncSession, client: Client, settings: Settings,
+               object_type: str, object_id: int, event: str | None = None) -> int:
+    """Tell the object's running enrolments that it changed (and, with ``event``, what
+    happened); how many were told. A start still pending is made first; one that ended
+    meanwhile is skipped; Temporal down: ServiceUnavailable."""
+    told = 0
+    for enrolment in await running_on(session=session, object_type=object_type,
+                                      object_id=object_id):
+        await launcher.resume(session, client, settings, enrolment.workflow_id)
+        handle = client.get_workflow_handle(enrolment.workflow_id)
+        try:
+            if event:
+                await handle.signal(OwnWorkflow.event_happened, event)
+            await handle.signal(OwnWorkflow.object_changed)
+            told += 1
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise ServiceUnavailable(f"enrolment {enrolment.id} could not be told "
+                                         f"(Temporal does not answer)") from error
+            log.info("enrolment ended before it was told", workflow_id=enrolment.workflow_id)
+    return told
+
+
+async def get(*, session: AsyncSession, enrolment_id: int) -> Enrolment:
+    found = await session.get(Enrolment, enrolment_id)
+    if found is None:
+        raise NotFound("enrolment", enrolment_id)
+    return found
+
+
+def summary(enrolment: Enrolment) -> dict[str, Any]:
+    return {"id": enrolment.id, "definition_id": enrolment.definition_id,
+            "version": enrolment.version, "object_type": enrolment.object_type,
+            "object_id": enrolment.object_id, "process_id": enrolment.workflow_id,
+            "status": enrolment.status, "step": enrolment.step, "outcome": enrolment.outcome,
+            "enrolled_by_id": enrolment.enrolled_by_id, "created_at": enrolment.created_at,
+            "ended_at": enrolment.ended_at}

@@ -1,0 +1,47 @@
+"""Recorded scenarios of OwnWorkflow, the interpreter of your own workflows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from temporalio.client import WorkflowHandle
+
+from crm.own import enrolments
+from crm.settings import Settings
+from tests import factories
+from tests.histories.world import Scenario, World
+from tests.workflows.own import ENTERPRISE_FR, LOOP, enrolled, published
+
+DAY = timedelta(days=1)
+
+
+async def enterprise_lead_escalated(world: World) -> WorkflowHandle:
+    team = world.team
+    lead = await factories.lead(world.sessions, team_id=team.rep.team_id,
+                                owner_id=team.rep.id, country="FR", budget=Decimal(50000))
+    definition = await published(world, ENTERPRISE_FR, team.admin)
+    handle = await enrolled(world, definition.id, lead.id, team.manager)
+    await handle.result()
+    return handle
+
+
+async def white_paper_loop_then_downloaded(world: World) -> WorkflowHandle:
+    team = world.team
+    lead = await factories.lead(world.sessions, team_id=team.rep.team_id)
+    definition = await published(world, LOOP, team.admin)
+    handle = await enrolled(world, definition.id, lead.id, team.admin)
+    await world.env.sleep(4 * DAY)  # one round of the loop: the paper is sent again
+    async with world.sessions() as session:
+        await enrolments.tell(session=session, client=world.env.client,
+                              settings=Settings(temporal_task_queue=world.task_queue),
+                              object_type="lead", object_id=lead.id,
+                              event="content_downloaded")
+    await handle.result()
+    return handle
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "enterprise-lead-escalated": enterprise_lead_escalated,
+    "white-paper-loop-then-downloaded": white_paper_loop_then_downloaded,
+}

@@ -1,0 +1,90 @@
+"""What an enrolment in a workflow of your own asks of the outside world, and what it is
+started with. The activities are in ``activities/own.py``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from workflows.business_time import Calendar
+from workflows.own.definition import Definition
+from workflows.own.objects import OBJECTS
+
+READ_OBJECT = "read_object"
+"""The object's fields as the CRM has them now (a read: a local activity)."""
+FIND_PERSON = "find_person"
+"""Who a step is for: the object's owner, its team's manager, or one chosen in its team."""
+RECORD_ENROLMENT = "record_enrolment"
+"""Where the enrolment stands: the step it entered, or how it ended."""
+OWN_MESSAGE = "own_message"
+"""The email template that carries a definition's own subject and body."""
+
+
+def workflow_id(definition_id: int, object_type: str, object_id: int) -> str:
+    return f"definition-{definition_id}-{object_type}-{object_id}"
+
+
+@dataclass
+class EnrolmentInput:
+    enrolment_id: int
+    definition_id: int
+    version: int
+    definition: Definition
+    """The published version it was enrolled in, carried whole: the run keeps it to the end,
+    whatever is published later."""
+    object_type: str
+    object_id: int
+    calendars: dict[str, Calendar] = field(default_factory=dict)
+    """The policy's calendars, with their holidays (computed outside the workflow)."""
+    enrolled_by: int | None = None
+
+
+@dataclass
+class ObjectToRead:
+    object_type: str
+    object_id: int
+
+
+@dataclass
+class ObjectFields:
+    values: dict[str, Any]
+    """Field name to value as JSON has it (dates as ISO text); :func:`typed` reads them."""
+
+
+def typed(object_type: str, fields: ObjectFields) -> dict[str, Any]:
+    """The fields as the expression language compares them, keyed ``lead.budget``."""
+    kinds = OBJECTS[object_type].fields
+    values: dict[str, Any] = {}
+    for name, kind in kinds.items():
+        raw = fields.values.get(name)
+        if raw is not None and kind == "number":
+            raw = Decimal(str(raw))
+        elif isinstance(raw, str) and kind == "date":
+            raw = date.fromisoformat(raw[:10])
+        elif isinstance(raw, str) and kind == "datetime":
+            raw = datetime.fromisoformat(raw)
+        values[f"{object_type}.{name}"] = raw
+    return values
+
+
+@dataclass
+class PersonToFind:
+    object_type: str
+    object_id: int
+    rule: str
+    """``owner``, ``manager``, ``round_robin`` or ``least_loaded``."""
+    role: str | None = None
+    """For the two rules that choose in the object's team: among people with this role."""
+
+
+@dataclass
+class EnrolmentProgress:
+    enrolment_id: int
+    step: str | None
+    """The step entered, or the last one when the enrolment ends."""
+    visit: int
+    status: str = "running"
+    """``running``, or how it ended: ``completed``, ``goal_reached``, ``cancelled``."""
+    note: str = ""

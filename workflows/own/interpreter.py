@@ -1,0 +1,339 @@
+"""Run one enrolment in a workflow of your own: the steps of the published version it was
+enrolled in, on one object (workflow id ``definition-{id}-{object}-{object_id}``).
+
+Like Temporal's DSL sample, with crmflow's steps: every CRM write is an activity Temporal
+schedules, emails go through the outbox, tasks are created once per step and visit, every
+wait is a timer of the :class:`~workflows.steps.Timeline`, and each activity and timer
+carries a summary in the definition's own words, so the Temporal UI tells its story.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from temporalio import workflow
+
+from workflows import business_time, steps
+from workflows.contracts import EmailToSend, Person, StartOptions, TaskToCreate
+from workflows.own import expressions
+from workflows.own.contracts import (
+    FIND_PERSON,
+    OWN_MESSAGE,
+    READ_OBJECT,
+    RECORD_ENROLMENT,
+    EnrolmentInput,
+    EnrolmentProgress,
+    ObjectFields,
+    ObjectToRead,
+    PersonToFind,
+    typed,
+)
+from workflows.own.definition import Definition, Step, fill
+from workflows.own.objects import OBJECTS
+from workflows.refusals import WRONG_STATUS, refuse
+
+
+@dataclass
+class Cancellation:
+    by_user_id: int
+    reason: str
+
+
+@dataclass
+class EnrolmentView:
+    status: str
+    step: str | None
+    visits: dict[str, int] = field(default_factory=dict)
+    events: list[str] = field(default_factory=list)
+    outcome: str = ""
+
+
+class _GoalReached(Exception):
+    pass
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def start_options(data: EnrolmentInput) -> StartOptions:
+    kind = OBJECTS[data.object_type]
+    return StartOptions(
+        summary=f"{data.definition.name} — {data.object_type} {data.object_id}",
+        details=(f"Enrolment {data.enrolment_id} in workflow definition {data.definition_id} "
+                 f"version {data.version}; follows {kind.name} {data.object_id}"),
+        status="running",
+    )
+
+
+@workflow.defn(name="OwnWorkflow")
+class OwnWorkflow:
+    """Walk the definition's steps from the first until an ``end`` step, the last step, the
+    goal, or a cancellation. The object's fields are read when a condition needs them and
+    again after the object changed (``object_changed``); events (``event_happened``) end a
+    ``wait_for`` on them and reach the goal when it is one."""
+
+    @workflow.init
+    def __init__(self, data: EnrolmentInput) -> None:
+        self.data = data
+        self.definition: Definition = data.definition
+        self.timeline = steps.Timeline()
+        self.view = EnrolmentView(status="running", step=None)
+        self._fields: dict[str, Any] | None = None
+        self._stale = True
+        self._events: list[str] = []
+        self._heard = 0
+        """Events before this index were heard by an earlier wait: a ``wait_for`` counts the
+        events since the last wait ended (those that came while the steps between ran,
+        an answer to the email just sent, included)."""
+        self._cancelled: Cancellation | None = None
+        self._end_recorded = False
+
+    @workflow.run
+    async def run(self, data: EnrolmentInput) -> EnrolmentView:
+        index: int | None = 0
+        try:
+            while index is not None:
+                await self._check_goal()
+                step = self.definition.steps[index]
+                visit = self.view.visits.get(step.id, 0) + 1
+                self.view.visits[step.id] = visit
+                self.view.step = step.id
+                await self._record(step.id, visit, "running", "")
+                index = await self._run(step, visit, index)
+            self.view.status = "completed"
+        except _GoalReached:
+            self.view.status, self.view.outcome = "goal_reached", "goal reached"
+        except _Cancelled:
+            assert self._cancelled is not None
+            self.view.status = "cancelled"
+            self.view.outcome = self._cancelled.reason
+        await self._record(self.view.step, self.view.visits.get(self.view.step or "", 0),
+                           self.view.status, self.view.outcome)
+        self._end_recorded = True
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.view
+
+    @workflow.signal
+    def object_changed(self) -> None:
+        """The object's fields may have changed: read them again before the next decision."""
+        self._stale = True
+
+    @workflow.signal
+    def event_happened(self, event: str) -> None:
+        self._events.append(event)
+        self.view.events.append(event)
+
+    @workflow.update
+    async def cancel(self, cancellation: Cancellation) -> EnrolmentView:
+        """Stop where it is; answers once the end is recorded in the CRM."""
+        self._cancelled = cancellation
+        await workflow.wait_condition(lambda: self._end_recorded)
+        return self.view
+
+    @cancel.validator
+    def _may_cancel(self, cancellation: Cancellation) -> None:
+        if self.view.status != "running" or self._cancelled:
+            refuse(WRONG_STATUS, f"enrolment {self.data.enrolment_id} is "
+                                 f"{'cancelled' if self._cancelled else self.view.status}: "
+                                 f"only a running enrolment can be cancelled")
+
+    @workflow.query
+    def current(self) -> EnrolmentView:
+        return self.view
+
+    # The steps.
+
+    async def _run(self, step: Step, visit: int, index: int) -> int | None:
+        following = index + 1 if index + 1 < len(self.definition.steps) else None
+        onward = self._index(step.next) if step.next else following
+        kind = step.kind
+        if kind == "send_email":
+            await self._send_email(step, visit)
+        elif kind == "notify":
+            await self._notify(step, visit)
+        elif kind == "task":
+            await self._task(step, visit)
+        elif kind == "wait":
+            await self._wait(step)
+        elif kind == "wait_for":
+            if not await self._wait_for(step):
+                return self._index(step.on_timeout) if step.on_timeout else onward
+        elif kind == "branch":
+            assert step.condition and step.then
+            if await self._holds(step.condition):
+                return self._index(step.then)
+            return self._index(step.otherwise) if step.otherwise else onward
+        elif kind == "go_to":
+            assert step.target and step.times
+            if visit <= step.times:
+                return self._index(step.target)
+        elif kind == "end":
+            self.view.outcome = step.outcome or ""
+            return None
+        return onward
+
+    async def _send_email(self, step: Step, visit: int) -> None:
+        values = await self._values()
+        address = values.get(f"{self.data.object_type}.{OBJECTS[self.data.object_type].email}")
+        if not address:
+            self.view.outcome = f"step {step.id}: the {self.data.object_type} has no email"
+            return
+        await self._email(step, visit, str(address), values)
+
+    async def _notify(self, step: Step, visit: int) -> None:
+        person = await self._person(step.to or "owner", None, step)
+        if person is not None:
+            await self._email(step, visit, person.email, await self._values())
+
+    async def _email(self, step: Step, visit: int, to: str, values: dict[str, Any]) -> None:
+        assert step.template
+        template = self.definition.templates[step.template]
+        subject, body = fill(template.subject, values), fill(template.body, values)
+        await steps.send_email(
+            EmailToSend(to=to, template=OWN_MESSAGE, purpose=f"{step.id}:{visit}",
+                        context={"subject": subject, "body": body},
+                        related_type=self.data.object_type, related_id=self.data.object_id),
+            summary=f"{step.id}: email “{subject}” to {to}",
+        )
+
+    async def _task(self, step: Step, visit: int) -> None:
+        assert step.title
+        person = await self._person(step.assign or "owner", step.role, step)
+        title = fill(step.title, await self._values())
+        due_at = self.timeline.now() + step.due if step.due else None
+        await steps.create_task(TaskToCreate(
+            kind="workflow_step", title=title, purpose=f"{step.id}:{visit}",
+            assignee_id=person.user_id if person else None, due_at=due_at,
+            description=f"{self.definition.name}, step {step.id}",
+            related_type=self.data.object_type, related_id=self.data.object_id,
+        ))
+
+    async def _wait(self, step: Step) -> None:
+        start = self.timeline.now()
+        if step.until:
+            value = (await self._values()).get(step.until)
+            at = _instant(value) if value is not None else start
+            summary = f"{step.id}: wait until {step.until}"
+        else:
+            assert step.duration
+            if step.calendar:
+                calendar = self.data.calendars[step.calendar]
+                at = working_time_after(calendar, start, step.duration)
+                summary = (f"{step.id}: wait {steps.describe(step.duration)} of "
+                           f"{step.calendar} time")
+            else:
+                at = start + step.duration
+                summary = f"{step.id}: wait {steps.describe(step.duration)}"
+        await self._until(at, summary, lambda: False)
+        self._heard = len(self._events)
+
+    async def _wait_for(self, step: Step) -> bool:
+        assert step.timeout
+        at = self.timeline.now() + step.timeout
+        if step.event:
+            event = step.event
+            heard = await self._until(
+                at, f"{step.id}: wait up to {steps.describe(step.timeout)} for {event}",
+                lambda: event in self._events[self._heard:])
+            self._heard = len(self._events)
+            return heard
+        assert step.condition
+        node = expressions.parse(step.condition)
+        return await self._until(
+            at, f"{step.id}: wait up to {steps.describe(step.timeout)} until "
+                f"{step.condition}",
+            lambda: self._fields is not None and expressions.holds(
+                node, self._fields, self.timeline.now()),
+            reads=True)
+
+    async def _until(self, at: datetime, summary: str, done: Callable[[], bool],
+                     reads: bool = False) -> bool:
+        """Wait until ``done()`` (True) or ``at`` (False); meanwhile the goal or a
+        cancellation ends the enrolment, and a changed object is read again when a condition
+        or the goal reads its fields."""
+        reads = reads or bool(self.definition.goal and self.definition.goal.condition)
+        while True:
+            if reads and self._stale:
+                await self._values()
+            await self._check_goal()
+            if done():
+                return True
+            if self.timeline.reached is not None and self.timeline.reached >= at:
+                return False
+            await self.timeline.wait_for(
+                at, lambda: done() or self._interrupted() or (reads and self._stale), summary)
+
+    # What the steps read.
+
+    async def _values(self) -> dict[str, Any]:
+        if self._stale or self._fields is None:
+            self._stale = False
+            fields = await workflow.execute_local_activity(
+                READ_OBJECT, ObjectToRead(self.data.object_type, self.data.object_id),
+                result_type=ObjectFields, start_to_close_timeout=steps.DATABASE_READ,
+                retry_policy=steps.RETRY_FOREVER_GENTLY,
+                summary=f"Read {self.data.object_type} {self.data.object_id}")
+            self._fields = typed(self.data.object_type, fields)
+        return self._fields
+
+    async def _holds(self, condition: str) -> bool:
+        return expressions.holds(expressions.parse(condition), await self._values(),
+                                 self.timeline.now())
+
+    async def _person(self, rule: str, role: str | None, step: Step) -> Person | None:
+        chosen: Person | None = await steps.write(
+            FIND_PERSON, PersonToFind(self.data.object_type, self.data.object_id, rule, role),
+            result_type=Person | None,  # type: ignore[arg-type]
+            summary=f"{step.id}: find the person ({rule.replace('_', ' ')})")
+        return chosen
+
+    def _interrupted(self) -> bool:
+        goal = self.definition.goal
+        return self._cancelled is not None or bool(
+            goal and goal.event and goal.event in self._events)
+
+    async def _check_goal(self) -> None:
+        if self._cancelled:
+            raise _Cancelled()
+        goal = self.definition.goal
+        if goal is None:
+            return
+        if goal.event and goal.event in self._events:
+            raise _GoalReached()
+        if goal.condition and expressions.holds(expressions.parse(goal.condition),
+                                                await self._values(), self.timeline.now()):
+            raise _GoalReached()
+
+    async def _record(self, step: str | None, visit: int, status: str, note: str) -> None:
+        await steps.write(
+            RECORD_ENROLMENT,
+            EnrolmentProgress(self.data.enrolment_id, step, visit, status, note),
+            summary=(f"Enrolment {self.data.enrolment_id}: step {step} (visit {visit})"
+                     if status == "running" else
+                     f"Enrolment {self.data.enrolment_id}: {status.replace('_', ' ')}"
+                     f"{f' — {note}' if note else ''}"),
+        )
+
+    def _index(self, step_id: str) -> int:
+        return next(i for i, s in enumerate(self.definition.steps) if s.id == step_id)
+
+
+def working_time_after(calendar: business_time.Calendar, start: datetime,
+                       duration: timedelta) -> datetime:
+    """A wait in a calendar's time: whole days count working days (``2d``: the second
+    working day after, at the same time), hours and minutes count working hours."""
+    if duration % timedelta(days=1) == timedelta(0):
+        return business_time.add_working_days(calendar, start, duration.days)
+    return business_time.add(calendar, start, duration)
+
+
+def _instant(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, time(0), UTC)
+    raise TypeError(f"not a date: {value!r}")  # a date field, checked before publishing
