@@ -17,6 +17,7 @@ from api.console.pages import PageDep
 from api.console.views import Page, Said
 from api.deps import get_state
 from api.lookups import ObjectId
+from crm.own import reading
 from workflows.own.definition import Definition, DefinitionError, read
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -74,8 +75,10 @@ def at_steps(refusal: Refused) -> list[dict[str, str]]:
 
 
 @router.get("/workflows", response_class=HTMLResponse)
-async def definitions_list(page: PageDep) -> HTMLResponse:
-    return await list_page(page)
+async def definitions_list(page: PageDep, start: str = "") -> HTMLResponse:
+    """The definitions and, for a designer, a new one's editor: filled with a small
+    workflow, or with one of the predefined definitions (``?start=lead-nurturing``)."""
+    return await list_page(page, reading.predefined().get(start, STARTER))
 
 
 async def list_page(page: Page, text: str = STARTER, problems: list[dict[str, str]] | None
@@ -86,6 +89,7 @@ async def list_page(page: Page, text: str = STARTER, problems: list[dict[str, st
         if problems else None
     return await page.render("workflows.html.j2", status_code, title="Workflows",
                              section="workflows", definitions=rows, text=text,
+                             predefined=list(reading.predefined()),
                              problems=problems, designer=me["role"] in DESIGNERS,
                              said=said, refresh=False,
                              preview=diagram(_parsed(text), faults=_faults(problems)))

@@ -34,6 +34,15 @@ def schema() -> dict[str, Any]:
     return found
 
 
+def predefined() -> dict[str, str]:
+    """The definitions crmflow ships (``crm/own/predefined/*.yaml``), by name, as text: the
+    source articles' examples, to start a workflow of your own from."""
+    folder = resources.files("crm.own").joinpath("predefined")
+    return {entry.name.removesuffix(".yaml"): entry.read_text(encoding="utf-8")
+            for entry in sorted(folder.iterdir(), key=lambda e: e.name)
+            if entry.name.endswith(".yaml")}
+
+
 @dataclass
 class Invalid(Exception):
     """A definition that may not be saved or published: every problem, each naming its

@@ -5,16 +5,19 @@ page draws the version it runs with the step it is at, and its emails arrive."""
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import httpx
 from sqlalchemy import func, select
 
 from crm.models import Enrolment, WorkflowDefinition
+from crm.own import reading
 from tests.api.conftest import Api
 from tests.api.test_console import csrf_of as csrf
 from tests.api.test_console import current_step, said, signed_in
 from tests.api.test_own_workflows import new_lead
 from tests.waiting import eventually
+from tests.workflows.own import ENTERPRISE_FR
 
 WORKFLOW = """\
 name: Welcome a lead
@@ -110,3 +113,52 @@ async def test_a_rep_reads_workflows_but_cannot_write_one(api: Api) -> None:
         assert await session.scalar(select(func.count(WorkflowDefinition.id))) == 0
     schema = await (await signed_in(api, "manager")).get("/console/workflows/schema")
     assert schema.status_code == 200 and "steps" in schema.json()["properties"]
+
+
+async def test_the_french_enterprise_workflow_written_in_the_console_runs_for_a_real_lead(
+    api: Api,
+) -> None:
+    """The issue's example, typed into the console's editor as a manager would: it enrols
+    the French lead with a budget when it is created, not the small one."""
+    browser = await signed_in(api, "manager")
+    listing = await browser.get("/console/workflows")
+    created = await browser.post("/console/workflows", data={
+        "csrf": csrf(listing.text), "yaml": ENTERPRISE_FR})
+    assert created.status_code == 303, created.text
+    page = await browser.get(created.headers["location"])
+    assert re.findall(r'data-status="([^"]+)"', page.text) == [
+        "welcome", "pause", "call", "qualified_in_time", "done", "remind", "escalate",
+        "escalated"]
+    published = await browser.post(f"{page.url.path}/publish", data={"csrf": csrf(page.text)})
+    assert published.status_code == 303
+
+    french = await new_lead(api, "zoe@acme.example", country="FR", budget="50000")
+    small = await new_lead(api, "tom@acme.example", country="FR", budget="500")
+    await eventually(lambda: [m for m in api.mail.to("zoe@acme.example")
+                              if m.subject == "Bienvenue, Zoé"])
+    async with api.sessions() as session:
+        enrolled = list(await session.scalars(select(Enrolment)))
+    assert [e.object_id for e in enrolled] == [french["id"]]
+    assert small["id"] not in [e.object_id for e in enrolled]
+
+    async def waiting_two_working_days() -> httpx.Response | None:
+        case = await browser.get(f"/console/enrolments/{enrolled[0].id}")
+        return case if 'data-status="pause" aria-current="step"' in case.text else None
+
+    case = await eventually(waiting_two_working_days)
+    assert "Bienvenue, Zoé → zoe@acme.example" in said(case)
+
+
+async def test_a_predefined_workflow_is_a_start_for_ones_own(api: Api) -> None:
+    browser = await signed_in(api, "manager")
+    listing = await browser.get("/console/workflows")
+    assert 'href="/console/workflows?start=lead-nurturing"' in listing.text
+    start = await browser.get("/console/workflows?start=lead-nurturing")
+    [text] = re.findall(r'<textarea[^>]*>(.*?)</textarea>', start.text, re.S)
+    assert unescape(text) == reading.predefined()["lead-nurturing"]
+    created = await browser.post("/console/workflows", data={
+        "csrf": csrf(start.text), "yaml": unescape(text)})
+    assert created.status_code == 303, created.text
+    page = await browser.get(created.headers["location"])
+    assert "Lead nurturing (seed 001)" in said(page)
+    assert len(re.findall(r'<g class="step[^"]*" data-status=', page.text)) == 16

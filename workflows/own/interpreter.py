@@ -91,6 +91,10 @@ class OwnWorkflow:
         an answer to the email just sent, included)."""
         self._cancelled: Cancellation | None = None
         self._end_recorded = False
+        self._entered_at = workflow.info().workflow_start_time
+        """When the current step was entered, which its waits and due times count from: the
+        timeline's time, or later when an event or a change ended the step before (as the
+        built-in processes' pauses count from the moment they begin)."""
 
     @workflow.run
     async def run(self, data: EnrolmentInput) -> EnrolmentView:
@@ -102,6 +106,7 @@ class OwnWorkflow:
                 visit = self.view.visits.get(step.id, 0) + 1
                 self.view.visits[step.id] = visit
                 self.view.step = step.id
+                self._entered_at = max(self.timeline.now(), workflow.now())
                 await self._record(step.id, visit, "running", "")
                 index = await self._run(step, visit, index)
             self.view.status = "completed"
@@ -204,7 +209,7 @@ class OwnWorkflow:
         assert step.title
         person = await self._person(step.assign or "owner", step.role, step)
         title = fill(step.title, await self._values())
-        due_at = self.timeline.now() + step.due if step.due else None
+        due_at = self._entered_at + step.due if step.due else None
         await steps.create_task(TaskToCreate(
             kind="workflow_step", title=title, purpose=f"{step.id}:{visit}",
             assignee_id=person.user_id if person else None, due_at=due_at,
@@ -213,7 +218,7 @@ class OwnWorkflow:
         ))
 
     async def _wait(self, step: Step) -> None:
-        start = self.timeline.now()
+        start = self._entered_at
         if step.until:
             value = (await self._values()).get(step.until)
             at = _instant(value) if value is not None else start
@@ -233,7 +238,7 @@ class OwnWorkflow:
 
     async def _wait_for(self, step: Step) -> bool:
         assert step.timeout
-        at = self.timeline.now() + step.timeout
+        at = self._entered_at + step.timeout
         if step.event:
             event = step.event
             heard = await self._until(
