@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     integration_secret: SecretStr | None = None
     signature_tolerance_seconds: int = 300
 
+    webhook_secret: SecretStr | None = None
+    """Signs every call of a webhook step (HMAC-SHA256, ``activities/webhooks.py``); unset,
+    webhook steps call nothing (their status reads 0)."""
+
     console_secret: SecretStr = SecretStr(DEVELOPMENT_CONSOLE_SECRET)
     """Signs the web console's session cookies and CSRF tokens; the API refuses to serve in
     production with the development value."""
@@ -86,6 +90,8 @@ class Settings(BaseSettings):
     def _defaults_and_production_rules(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'crm.db'}"
+        if self.webhook_secret is not None and not self.webhook_secret.get_secret_value():
+            self.webhook_secret = None  # empty (compose's default) is unset, never a key
         if self.environment == "production":
             refused = []
             if self.database_url.startswith("sqlite"):

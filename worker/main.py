@@ -19,6 +19,7 @@ from activities.email import EmailActivities, SmtpMailer
 from activities.own import OwnWorkflowActivities
 from activities.projects import ProjectActivities
 from activities.support import DisputeTickets, SupportActivities
+from activities.webhooks import WebhookActivities
 from crm import db
 from crm.policies import PolicyStore
 from crm.settings import Settings
@@ -43,6 +44,7 @@ def activities(
     then start, as the API does) hold the Temporal client."""
     crm = CrmActivities(sessions, Enrolling(client, settings, PolicyStore(settings.policy_file)))
     own = OwnWorkflowActivities(sessions)
+    webhooks = WebhookActivities(sessions, settings, PolicyStore(settings.policy_file))
     email = EmailActivities(sessions, mailer)
     billing = BillingActivities(sessions, client, settings, PolicyStore(settings.policy_file))
     disputes = DisputeTickets(sessions, client, settings)
@@ -69,6 +71,7 @@ def activities(
         own.read_object,
         own.find_person,
         own.record_enrolment,
+        webhooks.call_webhook,
     ]
 
 

@@ -97,7 +97,7 @@ def _closest(error: jsonschema.ValidationError) -> list[jsonschema.ValidationErr
 def _message(error: jsonschema.ValidationError) -> str:
     if error.validator == "oneOf":
         return ("a step has an id and exactly one kind: send_email, wait, wait_for, branch, "
-                "task, notify, go_to or end, with its settings")
+                "task, notify, webhook, go_to or end, with its settings")
     if error.validator == "pattern" and "[mhdw]" in str(error.validator_value):
         return f"{error.instance!r} is not a duration (write 90m, 5h, 2d or 1w)"
     return error.message
@@ -115,6 +115,7 @@ def catalogue(policies: Policies) -> Catalogue:
         max_steps=policy.max_steps,
         max_loops=policy.max_loops,
         events=dict(EVENTS),
+        webhook_hosts=frozenset(policy.webhook_hosts),
     )
 
 

@@ -347,9 +347,11 @@ async def test_each_role_sees_its_sections_and_lists_page_with_their_filters(
     api: Api, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     await support_tokens(api)
-    expected = {"rep": ["Leads", "Quotes", "Projects"],
-                "accountant": ["Projects", "Invoices"], "sam": ["Tickets"],
-                "admin": ["Approvals", "Leads", "Quotes", "Projects", "Invoices", "Tickets"]}
+    expected = {"rep": ["Leads", "Quotes", "Projects", "Workflows"],
+                "accountant": ["Projects", "Invoices", "Workflows"],
+                "sam": ["Tickets", "Workflows"],
+                "admin": ["Approvals", "Leads", "Quotes", "Projects", "Invoices", "Tickets",
+                          "Workflows"]}
     for who, sections in expected.items():
         client = await signed_in(api, who)
         nav = (await client.get("/console")).text.split("</nav>")[0]

@@ -214,3 +214,35 @@ async def test_an_enrolment_is_cancelled_once(api: Api) -> None:
         starts = await session.scalar(select(func.count(ProcessStart.id)).where(
             ProcessStart.process == "own_workflow"))
     assert starts == 1
+
+
+async def test_a_webhook_to_a_host_no_admin_allowed_is_refused_naming_its_step(
+    api: Api,
+) -> None:
+    hooked = {**WELCOME, "trigger": {"when": "manual"}, "steps": [
+        {"id": "score", "webhook": {"url": "https://169.254.169.254/latest/meta-data",
+                                    "answer": {"score": "number", "tier": "text"}}},
+        {"id": "hot", "branch": {"if": "score.score > 50 and score.rank > 1", "then": "hello"}},
+        {"id": "hello", "send_email": {"template": "hello"}},
+    ]}
+    response = await api.call("POST", "/workflow-definitions", "admin",
+                              json={"definition": hooked})
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"field": "steps.score", "message": "url: 169.254.169.254 is not a host an admin "
+                                            "allows webhooks to call ([own_workflows] "
+                                            "webhook_hosts: none)"},
+        {"field": "steps.hot", "message": "if: score.rank: this workflow follows a lead, so "
+                                          "its fields are lead.…"},
+    ]
+    async with api.sessions() as session:
+        assert await session.scalar(select(func.count(WorkflowDefinition.id))) == 0
+    hooked["steps"][0]["webhook"]["answer"]["tier"] = "colour"
+    response = await api.call("POST", "/workflow-definitions", "admin",
+                              json={"definition": hooked})
+    assert response.json()["errors"] == [{
+        "field": "steps.score",
+        "message": "steps.0.webhook.answer.tier: 'colour' is not one of ['text', 'number', "
+                   "'flag']"}]
+    async with api.sessions() as session:
+        assert await session.scalar(select(func.count(WorkflowDefinition.id))) == 0

@@ -18,6 +18,11 @@ FIND_PERSON = "find_person"
 """Who a step is for: the object's owner, its team's manager, or one chosen in its team."""
 RECORD_ENROLMENT = "record_enrolment"
 """Where the enrolment stands: the step it entered, or how it ended."""
+CALL_WEBHOOK = "call_webhook"
+"""POST the object to an allowed webhook, signed; its status and declared answer fields."""
+WEBHOOK_REFUSED = "WebhookRefused"
+"""The error of a webhook call that is never tried again: a host not allowed, an address on
+a private network, no signing secret, an answer 4xx."""
 OWN_MESSAGE = "own_message"
 """The email template that carries a definition's own subject and body."""
 
@@ -39,6 +44,41 @@ class EnrolmentInput:
     calendars: dict[str, Calendar] = field(default_factory=dict)
     """The policy's calendars, with their holidays (computed outside the workflow)."""
     enrolled_by: int | None = None
+
+
+@dataclass
+class WebhookCall:
+    url: str
+    delivery: str
+    """The same on every attempt (``<workflow id>:<step>:<visit>``): the receiver's key to
+    take a retried call once."""
+    definition: str
+    step: str
+    object_type: str
+    object_id: int
+    answer: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class WebhookAnswer:
+    status: int
+    fields: dict[str, Any] = field(default_factory=dict)
+    """The declared answer fields found in the JSON answer, as JSON has them."""
+
+
+def answered(step: str, answer: WebhookAnswer, kinds: dict[str, str]) -> dict[str, Any]:
+    """The answer as the expression language reads it: ``step.status``, ``step.field``
+    (a value of another type than declared reads as missing)."""
+    values: dict[str, Any] = {f"{step}.status": Decimal(answer.status)}
+    for name, kind in kinds.items():
+        raw = answer.fields.get(name)
+        if kind == "number" and isinstance(raw, int | float) and not isinstance(raw, bool):
+            raw = Decimal(str(raw))
+        elif not ((kind == "text" and isinstance(raw, str))
+                  or (kind == "flag" and isinstance(raw, bool))):
+            raw = None
+        values[f"{step}.{name}"] = raw
+    return values
 
 
 @dataclass

@@ -28,12 +28,15 @@ from typing import Any
 
 from workflows.own import expressions
 
-STEP_KINDS = ("send_email", "wait", "wait_for", "branch", "task", "notify", "go_to", "end")
+STEP_KINDS = ("send_email", "wait", "wait_for", "branch", "task", "notify", "webhook", "go_to",
+              "end")
 WAITING_KINDS = ("wait", "wait_for")
 """A loop must pass through one of these: a feedback loop waits, it never spins."""
 TRIGGERS = ("manual", "created", "status", "event")
 ASSIGNMENTS = ("owner", "round_robin", "least_loaded", "manager")
 RECIPIENTS = ("owner", "manager")
+ANSWER_TYPES = ("text", "number", "flag")
+"""What a webhook's answer field may be read as (``answer: {score: number}``)."""
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([mhdw])$")
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\}")
 STEP_ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -102,6 +105,17 @@ class Step:
     target: str | None = None
     times: int | None = None
     outcome: str | None = None
+    url: str | None = None
+    answer: dict[str, str] | None = None
+    """A webhook's answer fields and their types; read as ``<step id>.<field>``, with
+    ``<step id>.status`` (the HTTP status, 0 when no answer came)."""
+
+    def answers(self) -> dict[str, str]:
+        """The names a webhook step gives to later steps' expressions, with their types."""
+        if self.kind != "webhook":
+            return {}
+        return {f"{self.id}.status": "number",
+                **{f"{self.id}.{name}": kind for name, kind in (self.answer or {}).items()}}
 
     def exits(self, following: str | None) -> list[str]:
         """The steps this one may go on to (``following``: the one after it in the list)."""
@@ -135,6 +149,10 @@ class Definition:
 
     def following(self, index: int) -> str | None:
         return self.steps[index + 1].id if index + 1 < len(self.steps) else None
+
+    def answers(self) -> dict[str, str]:
+        """Every webhook answer field the steps may read, with its type."""
+        return {name: kind for step in self.steps for name, kind in step.answers().items()}
 
     def edges(self) -> Iterator[tuple[Step, str]]:
         for index, step in enumerate(self.steps):
@@ -181,6 +199,7 @@ _STEP_FIELDS: dict[str, dict[str, str]] = {
     "task": {"title": "title", "assign": "assign", "role": "role", "due": "due",
              "remind_every": "remind_every"},
     "notify": {"to": "to", "template": "template"},
+    "webhook": {"url": "url", "answer": "answer"},
     "go_to": {"step": "target", "times": "times"},
     "end": {"outcome": "outcome"},
 }

@@ -206,11 +206,13 @@ def fields_of(node: Node) -> set[str]:
     return set().union(*(fields_of(n) for n in node[1:] if isinstance(n, tuple)))
 
 
-def check(source: str, object_type: str, fields: Mapping[str, str]) -> Node:
+def check(source: str, object_type: str, fields: Mapping[str, str],
+          answers: Mapping[str, str] | None = None) -> Node:
     """Parse and check that every field read is one of the object's (``fields``: name to
-    type); the tree, or ExpressionError naming the first problem."""
+    type) or a webhook step's answer (``answers``: ``step.field`` to type); the tree, or
+    ExpressionError naming the first problem."""
     node = parse(source)
-    for name in sorted(fields_of(node)):
+    for name in sorted(fields_of(node) - set(answers or {})):
         owner, _, field = name.partition(".")
         if owner != object_type:
             raise ExpressionError(f"{name}: this workflow follows a {object_type}, so its "

@@ -15,20 +15,27 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 from workflows import business_time, steps
 from workflows.contracts import EmailToSend, Person, StartOptions, TaskToCreate
 from workflows.own import expressions
 from workflows.own.contracts import (
+    CALL_WEBHOOK,
     FIND_PERSON,
     OWN_MESSAGE,
     READ_OBJECT,
     RECORD_ENROLMENT,
+    WEBHOOK_REFUSED,
     EnrolmentInput,
     EnrolmentProgress,
     ObjectFields,
     ObjectToRead,
     PersonToFind,
+    WebhookAnswer,
+    WebhookCall,
+    answered,
     typed,
 )
 from workflows.own.definition import Definition, Step, fill
@@ -53,6 +60,13 @@ class EnrolmentView:
 
 class _GoalReached(Exception):
     pass
+
+
+WEBHOOK_CALL = timedelta(seconds=30)
+WEBHOOK_RETRIES = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=3,
+                              maximum_interval=timedelta(minutes=2), maximum_attempts=6,
+                              non_retryable_error_types=[WEBHOOK_REFUSED])
+"""Six attempts over about four minutes; a refusal (host not allowed, 4xx) is not retried."""
 
 
 class _Cancelled(Exception):
@@ -83,6 +97,8 @@ class OwnWorkflow:
         self.timeline = steps.Timeline()
         self.view = EnrolmentView(status="running", step=None)
         self._fields: dict[str, Any] | None = None
+        self._answers: dict[str, Any] = {}
+        """What the webhooks called so far answered (``step.status``, ``step.field``)."""
         self._stale = True
         self._events: list[str] = []
         self._heard = 0
@@ -162,6 +178,8 @@ class OwnWorkflow:
             await self._notify(step, visit)
         elif kind == "task":
             await self._task(step, visit)
+        elif kind == "webhook":
+            await self._webhook(step, visit)
         elif kind == "wait":
             await self._wait(step)
         elif kind == "wait_for":
@@ -217,6 +235,22 @@ class OwnWorkflow:
             related_type=self.data.object_type, related_id=self.data.object_id,
         ))
 
+    async def _webhook(self, step: Step, visit: int) -> None:
+        """Call it (retried a few times over some minutes); what it answers, or status 0 when
+        it never answered or was refused, is for the steps after it to read."""
+        assert step.url
+        call = WebhookCall(step.url, f"{workflow.info().workflow_id}:{step.id}:{visit}",
+                           self.definition.name, step.id, self.data.object_type,
+                           self.data.object_id, dict(step.answer or {}))
+        try:
+            answer = await workflow.execute_activity(
+                CALL_WEBHOOK, call, result_type=WebhookAnswer,
+                start_to_close_timeout=WEBHOOK_CALL, retry_policy=WEBHOOK_RETRIES,
+                summary=f"{step.id}: call the webhook {step.url}"[:200])
+        except ActivityError:
+            answer = WebhookAnswer(0)
+        self._answers.update(answered(step.id, answer, step.answer or {}))
+
     async def _wait(self, step: Step) -> None:
         start = self._entered_at
         if step.until:
@@ -252,7 +286,7 @@ class OwnWorkflow:
             at, f"{step.id}: wait up to {steps.describe(step.timeout)} until "
                 f"{step.condition}",
             lambda: self._fields is not None and expressions.holds(
-                node, self._fields, self.timeline.now()),
+                node, {**self._fields, **self._answers}, self.timeline.now()),
             reads=True)
 
     async def _until(self, at: datetime, summary: str, done: Callable[[], bool],
@@ -283,7 +317,7 @@ class OwnWorkflow:
                 retry_policy=steps.RETRY_FOREVER_GENTLY,
                 summary=f"Read {self.data.object_type} {self.data.object_id}")
             self._fields = typed(self.data.object_type, fields)
-        return self._fields
+        return {**self._fields, **self._answers}
 
     async def _holds(self, condition: str) -> bool:
         return expressions.holds(expressions.parse(condition), await self._values(),

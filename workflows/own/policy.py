@@ -19,6 +19,10 @@ class OwnWorkflowPolicy:
     """The most times a go_to step may send an enrolment back."""
     max_enrolments: int = 1000
     """The most objects one enrolment request may enrol."""
+    webhook_hosts: list[str] = field(default_factory=list)
+    """The hosts webhook steps may call (``hooks.example.com``, or ``host:port``); none by
+    default. An address on a private network or this machine (10.0.0.5, 127.0.0.1) is
+    called only when it is listed itself: a listed name that resolves to one is refused."""
     calendars: dict[str, SupportCalendar] = field(
         default_factory=lambda: {"office": SupportCalendar()})
     """Named calendars a wait may count business time in (``wait: {for: 2d, calendar:

@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from workflows.own import expressions
 from workflows.own.definition import (
+    ANSWER_TYPES,
     ASSIGNMENTS,
     RECIPIENTS,
     STEP_ID,
@@ -46,6 +48,8 @@ class Catalogue:
     max_loops: int = 10
     events: dict[str, frozenset[str]] = field(default_factory=dict)
     """The events each object's paths deliver (``content_downloaded``…)."""
+    webhook_hosts: frozenset[str] = frozenset()
+    """The hosts (``host`` or ``host:port``) an admin allows webhook steps to call."""
 
 
 def problems(definition: Definition, catalogue: Catalogue) -> list[Problem]:
@@ -166,6 +170,8 @@ def _step_problems(d: Definition, c: Catalogue, s: Step, ids: set[str]) -> Itera
             yield f"role: no role {s.role!r}"
         if s.assign in ("round_robin", "least_loaded") and OBJECTS[d.object].team is None:
             yield f"assign: a {d.object} has no team to choose in; assign it to its owner"
+    if s.kind == "webhook":
+        yield from _webhook(d, c, s)
     if s.kind == "go_to":
         if not s.target:
             yield "step: a go_to names the step it goes back to"
@@ -230,9 +236,27 @@ def _cycles(edges: dict[str, list[str]]) -> Iterator[list[str]]:
             yield sorted(group, key=order.index)
 
 
+def _webhook(d: Definition, c: Catalogue, s: Step) -> Iterator[str]:
+    url = urlsplit(s.url or "")
+    if url.scheme not in ("https", "http") or not url.hostname:
+        yield "url: a webhook calls an http(s) address, e.g. https://hooks.example.com/lead"
+    elif not {url.hostname, url.netloc.rpartition("@")[2]} & c.webhook_hosts:
+        yield (f"url: {url.hostname} is not a host an admin allows webhooks to call "
+               f"([own_workflows] webhook_hosts: "
+               f"{', '.join(sorted(c.webhook_hosts)) or 'none'})")
+    if s.id in OBJECTS:
+        yield f"a webhook step is not named after an object ({s.id}.… would be ambiguous)"
+    for name, kind in (s.answer or {}).items():
+        if not STEP_ID.match(str(name)) or name == "status":
+            yield (f"answer: {name!r} is not a field name for an answer (lowercase letters, "
+                   f"digits and _; status is the HTTP status)")
+        if kind not in ANSWER_TYPES:
+            yield f"answer: {name}: {kind!r} is not a type ({', '.join(ANSWER_TYPES)})"
+
+
 def _expression(d: Definition, source: str) -> Iterator[str]:
     try:
-        expressions.check(source, d.object, OBJECTS[d.object].fields)
+        expressions.check(source, d.object, OBJECTS[d.object].fields, d.answers())
     except expressions.ExpressionError as error:
         yield str(error)
 
