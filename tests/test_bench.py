@@ -27,6 +27,8 @@ MEASURES = {
     "1 intake: CPU per process taken in", "1 process starts: CPU per start",
     "2 short process end to end: CPU per process", "3 approval round trip: CPU per decision",
     "5 timer storm: CPU per reminder", "6 read: CPU per read",
+    "7 own workflow: enrol in one request", "7 own workflow: enrolments taken in",
+    "7 own workflow: worker memory per open enrolment",
 }
 
 

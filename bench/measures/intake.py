@@ -94,7 +94,7 @@ async def _crmflow_side(stack: Stack, n: int, budget: float) -> Side:
     async def queue() -> None:
         await starting.start_leads(stack, lead_ids)
 
-    return await _side(stack, "worker", queue,
+    return await held_intake(stack, "worker", queue,
                        {f"lead-{i}:welcome": f"lead-{i}" for i in lead_ids},
                        stack.mail.arrivals, budget)
 
@@ -109,11 +109,11 @@ async def _bare_side(stack: Stack, n: int, budget: float) -> Side:
     async def queue() -> None:
         await starting.start_bare(stack, "BareWaiting", ids, Waiting(SLEEP))
 
-    return await _side(stack, "bare", queue, {f"in {i}": i for i in ids}, stack.reports,
+    return await held_intake(stack, "bare", queue, {f"in {i}": i for i in ids}, stack.reports,
                        budget)
 
 
-async def _side(stack: Stack, worker: str, queue: Callable[[], Awaitable[None]],
+async def held_intake(stack: Stack, worker: str, queue: Callable[[], Awaitable[None]],
                 keys: dict[str, str], arrivals: Arrivals, budget: float) -> Side:
     """Queue the processes with the worker held, release it, time the intake, read memory;
     end the processes not in by the deadline. ``keys``: arrival key -> workflow id."""

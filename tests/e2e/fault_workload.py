@@ -39,6 +39,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from crm import db
 from crm.models import (
+    Enrolment,
     Invoice,
     Lead,
     OutboxEmail,
@@ -106,6 +107,20 @@ STORY_WAIT = 240.0
 POLL = 1.5
 
 NURTURING = ["welcome", "case_study", "white_paper", "case_study_2", "promotional_offer"]
+OWN_WORKFLOW = {
+    "name": "Fault drill: welcome, call, a minute, goodbye",
+    "object": "lead",
+    "trigger": {"when": "created"},
+    "templates": {"hello": {"subject": "Hello {lead.name}", "body": "Glad you came."},
+                  "bye": {"subject": "Goodbye {lead.name}", "body": "A minute later."}},
+    "steps": [{"id": "hello", "send_email": {"template": "hello"}},
+              {"id": "call", "task": {"title": "Call {lead.name}", "assign": "owner"}},
+              {"id": "pause", "wait": {"for": "1m"}},
+              {"id": "bye", "send_email": {"template": "bye"}}],
+}
+"""Your own workflow every new lead of a drill is enrolled in (``Workload.own_workflow``):
+an email, a task, a durable wait and an email, each to happen exactly once."""
+OWN_STEPS = ["hello", "call", "pause", "bye"]
 LADDER = ["level_1", "level_2", "level_3"]
 
 
@@ -249,10 +264,36 @@ class Workload:
         """CRM objects asked for, by type: each must exist once."""
         self._numbers = itertools.count(1)
         self._accounts = iter(who.accounts)
+        self.own_workflow: int | None = None
+        """The definition every new lead is enrolled in, once ``enrol_new_leads`` ran."""
 
     async def prepare(self) -> None:
         await self.api.ok("POST", "/project-templates", "admin", json=PROJECT_TEMPLATE,
                           key="template-fault-drill")
+
+    async def enrol_new_leads(self) -> None:
+        """Publish ``OWN_WORKFLOW``: from now on every lead the stories create is enrolled
+        in it too, and the audit expects each enrolment to end completed, its two emails
+        sent once."""
+        made = await self.api.ok("POST", "/workflow-definitions", "admin",
+                                 json={"definition": OWN_WORKFLOW}, key="own-drill")
+        await self.api.ok("POST", f"/workflow-definitions/{made['id']}/publish", "admin",
+                          key="own-drill-publish")
+        self.own_workflow = made["id"]
+
+    async def _expect_enrolment(self, lead_id: int) -> None:
+        if self.own_workflow is None:
+            return
+        path = f"/workflow-definitions/{self.own_workflow}/enrolments"
+
+        async def enrolled() -> dict[str, Any] | None:
+            return next((e for e in await self.api.get(path, "admin")
+                         if e["object_id"] == lead_id), None)
+
+        found = await until(enrolled, f"lead {lead_id}: its enrolment")
+        self.requested["enrolment"] += 1
+        self._expect(Expected(found["process_id"], "enrolment", found["id"], "completed",
+                              {"hello:1", "bye:1"}, exact_emails=True))
 
     def _expect(self, expected: Expected) -> None:
         self.expected[expected.workflow_id] = expected
@@ -301,6 +342,7 @@ class Workload:
         self.requested["lead"] += 1
         self._expect(Expected(f"lead-{lead['id']}", "lead", lead["id"], "disqualified",
                               set(NURTURING), exact_emails=True))
+        await self._expect_enrolment(lead["id"])
 
         async def last_email_handled() -> bool:
             shown = await self.api.get(f"/leads/{lead['id']}", "admin")
@@ -323,6 +365,7 @@ class Workload:
         lead_id = lead["id"]
         self._expect(Expected(f"lead-{lead_id}", "lead", lead_id, "won",
                               {"welcome", "rep_notified"}))
+        await self._expect_enrolment(lead_id)
         await self.api.ok("POST", f"/leads/{lead_id}/events", "website", key=f"download-{n}",
                           json={"type": "content_downloaded", "content": "white_paper"})
 
@@ -470,7 +513,7 @@ class Workload:
 # The audit ---------------------------------------------------------------------------
 
 MODELS: dict[str, Any] = {"lead": Lead, "quote": Quote, "project": Project,
-                          "invoice": Invoice, "ticket": Ticket}
+                          "invoice": Invoice, "ticket": Ticket, "enrolment": Enrolment}
 
 
 @dataclass

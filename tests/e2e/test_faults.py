@@ -23,6 +23,7 @@ from tests.conftest import POSTGRES_SERVER
 from tests.e2e.fault_stack import UNKNOWN_DOMAIN, FaultStack
 from tests.e2e.fault_workload import (
     NURTURING,
+    OWN_STEPS,
     POLICIES,
     Api,
     Workload,
@@ -108,8 +109,11 @@ async def storm(stack: FaultStack, kills: int, every: float) -> int:
 
 
 async def test_a_storm_of_worker_kills_loses_and_doubles_nothing(stack: FaultStack) -> None:
+    """Every new lead is also enrolled in a workflow of the business's own: each enrolment
+    ends completed, its emails sent once, its steps entered once and its task made once."""
     started = time.monotonic()
     workload = await workload_on(stack, invoices=2 * WAVES)
+    await workload.enrol_new_leads()
     killing = asyncio.create_task(storm(stack, KILLS, KILL_EVERY))
     for _ in range(WAVES):
         workload.wave()
@@ -117,6 +121,8 @@ async def test_a_storm_of_worker_kills_loses_and_doubles_nothing(stack: FaultSta
     mid_send = await killing
     await workload.finish(timeout=SETTLE)
     found = await audit(stack, workload, await stack.client(), timeout=AUDIT_WAIT)
+    enrolments = [await workload.api.get(f"/enrolments/{e.object_id}", "admin")
+                  for e in workload.expected.values() if e.object_type == "enrolment"]
     await workload.api.close()
     report(found.summary(
         "worker SIGKILL storm",
@@ -125,6 +131,10 @@ async def test_a_storm_of_worker_kills_loses_and_doubles_nothing(stack: FaultSta
     found.assert_clean(window_allowed=KILLS)
     assert sum(found.processes.values()) >= 100
     assert mid_send >= 1, "no worker died in the middle of sending"
+    assert found.processes["enrolment"] == found.processes["lead"]
+    for enrolment in enrolments:
+        assert ([s["step"] for s in enrolment["steps"]], len(enrolment["tasks"])) == (
+            OWN_STEPS, 1), enrolment
 
 
 async def test_temporal_killed_and_restarted_on_its_file_every_process_resumes(
