@@ -195,7 +195,7 @@ async def enrol(definition_id: Id, body: EnrolIn, session: SessionDep, user: Cur
     answer = [enrolments.summary(m.enrolment) for m in made]
     await once.keep(session, status.HTTP_201_CREATED, answer)
     await session.commit()
-    await enrolments.launch(session, client, state.settings, made)
+    await enrolments.launch(session, client, state.settings, made, marks=state.start_marks)
     return answer
 
 

@@ -157,7 +157,7 @@ async def create_lead(
     await session.commit()
     await launcher.launch(session, client, state.settings, start, fresh=True,
                           marks=state.start_marks)
-    await enrolments.launch(session, client, state.settings, enrolled)
+    await enrolments.launch(session, client, state.settings, enrolled, marks=state.start_marks)
     return answer
 
 
@@ -268,7 +268,8 @@ async def post_event(
     await once.keep(session, status.HTTP_202_ACCEPTED, answer)
     if enrolled:
         await session.commit()
-        await enrolments.launch(session, client, state.settings, enrolled)
+        await enrolments.launch(session, client, state.settings, enrolled,
+                                marks=state.start_marks)
     return answer
 
 

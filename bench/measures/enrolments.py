@@ -65,7 +65,7 @@ async def measure(stack: Stack, loads: Loads) -> Outcome:
     finally:
         await engine.dispose()
     auth = {"Authorization": f"Bearer {stack.people.admin.token}"}
-    async with LeanClient(stack.api_url, connections=1, headers=auth) as http:
+    async with LeanClient(stack.api_url, connections=1, headers=auth, timeout=600) as http:
         made = (await http.post("/workflow-definitions",
                                 {"definition": largest_definition()})).json()
         await http.post(f"/workflow-definitions/{made['id']}/publish", {})

@@ -25,6 +25,8 @@ from crm.own import definitions, reading
 from crm.policies import Policies
 from crm.repo import own
 from crm.settings import Settings
+from crm.start_marks import StartMarks
+from workflows.business_time import Calendar
 from workflows.own import expressions
 from workflows.own.contracts import EnrolmentInput, ObjectFields, typed, workflow_id
 from workflows.own.definition import Definition
@@ -60,10 +62,11 @@ async def enrol(*, session: AsyncSession, row: WorkflowDefinition, object_ids: l
         raise Conflict(f"{len(object_ids)} objects: one request enrols at most {limit}")
     if len(set(object_ids)) != len(object_ids):
         raise Conflict("an object is named twice")
+    calendars = reading.calendars(policies, utcnow().year)  # once: holidays take a while
     enrolled = []
     for object_id in object_ids:
         await _eligible(session, row, definition, object_id)
-        enrolled.append(await _record(session, row, definition, object_id, policies, by))
+        enrolled.append(await _record(session, row, definition, object_id, calendars, by))
     return enrolled
 
 
@@ -86,7 +89,7 @@ async def _eligible(session: AsyncSession, row: WorkflowDefinition, definition: 
 
 
 async def _record(session: AsyncSession, row: WorkflowDefinition, definition: Definition,
-                  object_id: int, policies: Policies, by: User | None) -> Enrolled:
+                  object_id: int, calendars: dict[str, Calendar], by: User | None) -> Enrolled:
     assert row.active_version is not None
     enrolment = Enrolment(definition_id=row.id, version=row.active_version,
                           object_type=row.object_type, object_id=object_id,
@@ -96,17 +99,19 @@ async def _record(session: AsyncSession, row: WorkflowDefinition, definition: De
     await session.flush()
     data = EnrolmentInput(enrolment.id, row.id, row.active_version, definition,
                           row.object_type, object_id,
-                          calendars=reading.calendars(policies, utcnow().year),
+                          calendars=calendars,
                           enrolled_by=by.id if by else None)
     start = await launcher.record_start(session, OWN_WORKFLOW, enrolment.id, data)
     return Enrolled(enrolment, start)
 
 
 async def launch(session: AsyncSession, client: Client, settings: Settings,
-                 enrolled: list[Enrolled]) -> list[WorkflowHandle[Any, Any]]:
-    """Start the recorded enrolments (after the commit)."""
-    return [await launcher.launch(session, client, settings, each.start, fresh=True)
-            for each in enrolled]
+                 enrolled: list[Enrolled], marks: StartMarks | None = None,
+                 ) -> list[WorkflowHandle[Any, Any]]:
+    """Start the recorded enrolments (after the commit); ``marks``: the API's batch of
+    start marks, written a moment later instead of one commit per start."""
+    return [await launcher.launch(session, client, settings, each.start, fresh=True,
+                                  marks=marks) for each in enrolled]
 
 
 async def automatic(*, session: AsyncSession, object_type: str, object_id: int,
@@ -129,7 +134,8 @@ async def automatic(*, session: AsyncSession, object_type: str, object_id: int,
         except Conflict:
             continue
         enrolled.append(await _record(session, row, definition,  # type: ignore[arg-type]
-                                      object_id, policies, None))
+                                      object_id, reading.calendars(policies, utcnow().year),
+                                      None))
     return enrolled
 
 
