@@ -247,21 +247,26 @@ async def submit_quote(
     """Submit for approval: validated at once, or pending management approval (locked).
 
     The quote is locked while this runs, so a double click submits once: the second click
-    finds it submitted (409), or, while its approval is still starting, joins it."""
+    finds it submitted (409), or, while its approval is still starting, joins it. The same
+    request sent again (its Idempotency-Key) after its answer was lost joins the submission
+    it made, started or not."""
     quote_id, settings = quote.id, state.settings
     if (kept := await once.answered(session)) is not None and kept.status_code:
         return Replay(kept).response()
-    pending = await starts.pending(session=session,
-                                   workflow_id=QUOTE_APPROVAL.workflow_id(quote_id))
-    if quote.status == "submitted" and pending:
-        start, fresh = pending[-1], False  # a submission that met Temporal down: start it now
+    workflow_id = QUOTE_APPROVAL.workflow_id(quote_id)
+    pending = await starts.pending(session=session, workflow_id=workflow_id)
+    made = await starts.latest(session=session, workflow_id=workflow_id) \
+        if quote.status == "submitted" and kept is not None and not pending else None
+    joined = pending[-1] if pending else made
+    if quote.status == "submitted" and joined is not None:
+        # a submission that met Temporal down: start it now, or join the one started
+        start, fresh = joined, False
     else:
         _only_editable(quote)
         start, fresh = await _submission(session, quote, user, policies), True
         await once.claim(session)
         await once.keep(session, 0, None, workflow_id=start.workflow_id)
         await session.commit()
-    workflow_id = start.workflow_id
     await processes.submit_quote(session, client, settings, start, fresh=fresh,
                                  marks=state.start_marks)
     answer = await _fresh(session, quote_id)

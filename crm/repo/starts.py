@@ -47,3 +47,9 @@ async def pending(
     if workflow_id is not None:
         query = query.where(ProcessStart.workflow_id == workflow_id)
     return list(await session.scalars(query.order_by(ProcessStart.id).limit(limit)))
+
+
+async def latest(*, session: AsyncSession, workflow_id: str) -> ProcessStart | None:
+    """The last start recorded for this workflow id, made or not."""
+    return await session.scalar(select(ProcessStart).where(
+        ProcessStart.workflow_id == workflow_id).order_by(ProcessStart.id.desc()).limit(1))
