@@ -36,7 +36,13 @@ from crm import db
 from crm.policies import PolicyStore
 from crm.repo import own
 from crm.settings import Settings
-from workflows.own.contracts import CALL_WEBHOOK, WEBHOOK_REFUSED, WebhookAnswer, WebhookCall
+from workflows.own.contracts import (
+    CALL_WEBHOOK,
+    WEBHOOK_REFUSED,
+    WebhookAnswer,
+    WebhookCall,
+    webhook_host_allowed,
+)
 
 log = structlog.get_logger(__name__)
 LARGEST_ANSWER = 1024 * 1024
@@ -65,7 +71,7 @@ async def address_to_call(url: str, allowed: frozenset[str]) -> str:
     host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
     if parts.scheme not in ("https", "http") or not host:
         raise Refused(f"{url}: a webhook calls an http(s) address")
-    if not {host, f"{host}:{port}"} & allowed:
+    if not webhook_host_allowed(url, allowed):
         raise Refused(f"{host} is not a host webhooks may call ([own_workflows] "
                       f"webhook_hosts)")
     try:

@@ -18,7 +18,7 @@ from crm.policies import PolicyStore
 from crm.settings import Settings
 from tests import factories
 from tests.webhook_receiver import receiving
-from workflows.own.contracts import WebhookAnswer, WebhookCall
+from workflows.own.contracts import WebhookAnswer, WebhookCall, webhook_host_allowed
 
 SECRET = "webhook-test-secret"
 
@@ -112,3 +112,16 @@ async def test_without_a_secret_or_once_the_host_is_removed_nothing_is_called(
 
 def test_an_empty_secret_is_no_secret() -> None:
     assert Settings(webhook_secret=SecretStr("")).webhook_secret is None
+
+
+@pytest.mark.parametrize(("url", "allowed", "expected"), [
+    ("https://hooks.example.com/x", {"hooks.example.com"}, True),
+    ("https://hooks.example.com/x", {"hooks.example.com:443"}, True),  # the scheme's port
+    ("https://hooks.example.com:8443/x", {"hooks.example.com:443"}, False),
+    ("http://user@hooks.example.com:8080/x", {"hooks.example.com:8080"}, True),
+    ("ftp://hooks.example.com/x", {"hooks.example.com"}, False),
+])
+def test_the_saved_definition_and_the_call_read_the_allow_list_alike(
+    url: str, allowed: set[str], expected: bool,
+) -> None:
+    assert webhook_host_allowed(url, frozenset(allowed)) is expected

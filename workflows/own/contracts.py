@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from workflows.business_time import Calendar
 from workflows.own.definition import Definition
@@ -44,6 +45,17 @@ class EnrolmentInput:
     calendars: dict[str, Calendar] = field(default_factory=dict)
     """The policy's calendars, with their holidays (computed outside the workflow)."""
     enrolled_by: int | None = None
+
+
+def webhook_host_allowed(url: str, allowed: frozenset[str]) -> bool:
+    """Whether an http(s) URL's host is on the allow-list, as ``host`` or ``host:port``
+    (the scheme's port when the URL names none): what a definition is checked against when
+    saved, and each call again when made."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return False
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return bool({parts.hostname, f"{parts.hostname}:{port}"} & allowed)
 
 
 @dataclass

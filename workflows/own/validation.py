@@ -9,6 +9,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from workflows.own import expressions
+from workflows.own.contracts import webhook_host_allowed
 from workflows.own.definition import (
     ANSWER_TYPES,
     ASSIGNMENTS,
@@ -240,7 +241,7 @@ def _webhook(d: Definition, c: Catalogue, s: Step) -> Iterator[str]:
     url = urlsplit(s.url or "")
     if url.scheme not in ("https", "http") or not url.hostname:
         yield "url: a webhook calls an http(s) address, e.g. https://hooks.example.com/lead"
-    elif not {url.hostname, url.netloc.rpartition("@")[2]} & c.webhook_hosts:
+    elif not webhook_host_allowed(s.url or "", c.webhook_hosts):
         yield (f"url: {url.hostname} is not a host an admin allows webhooks to call "
                f"([own_workflows] webhook_hosts: "
                f"{', '.join(sorted(c.webhook_hosts)) or 'none'})")
