@@ -129,6 +129,7 @@ RULES: dict[str, Rule] = {
     "GET /workflow-definitions/{definition_id}/enrolments": staff(ALL),
     "GET /enrolments/{enrolment_id}": staff(ALL),
     "POST /enrolments/{enrolment_id}/cancel": DESIGNERS,
+    "POST /enrolments/{enrolment_id}/decision": staff(ALL),
     # Processes: staff, each process as its object is read (READS).
     "GET /processes": staff(ALL),
     "GET /processes/{workflow_id}": staff(ALL),

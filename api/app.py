@@ -15,6 +15,7 @@ from api.body_gate import BodyGate
 from api.routers import (
     definitions,
     emails,
+    enrolments,
     health,
     inbound,
     invoices,
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(health.router)
     for router in (me.router, leads.router, quotes.router, projects.router, invoices.router,
                    tickets.router, inbound.router, tasks.router, emails.router,
-                   processes.router, project_templates.router, definitions.router):
+                   processes.router, project_templates.router, definitions.router,
+                   enrolments.router):
         app.include_router(router, dependencies=[Depends(access.grant)])  # who may: first
     return app

@@ -118,7 +118,7 @@ async def create(request: Request, page: PageDep) -> Response:
 DONE = {"created": "Workflow created as a draft.", "saved": "Draft saved.",
         "published": "Published: new enrolments get this version; running ones keep theirs.",
         "archived": "Archived: no new enrolments.", "enrolled": "Enrolled.",
-        "cancelled": "Enrolment cancelled."}
+        "cancelled": "Enrolment cancelled.", "approved": "Approved.", "rejected": "Rejected."}
 
 
 @router.get("/workflows/{definition_id}", response_class=HTMLResponse)
@@ -206,11 +206,12 @@ async def enrolment_page(page: Page, enrolment_id: int, said: Said | None = None
     settings = get_state(page.request).settings
     current = enrolment["step"] if enrolment["status"] == "running" else None
     done = DONE.get(page.request.query_params.get("done", ""))
+    asks = _approval_asked(version["definition"], enrolment, current)
     return await page.render(
         "enrolment.html.j2", status_code, title=f"Enrolment {enrolment_id}",
         section="workflows", enrolment=enrolment, definition=found,
         diagram=diagram(version["definition"], current), emails=emails,
-        object_href=_object_href(enrolment),
+        object_href=_object_href(enrolment), approval=asks,
         process_url=f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}"
                     f"/workflows/{enrolment['process_id']}",
         said=said or (Said("done", done) if done else None))
@@ -229,6 +230,34 @@ async def cancel(request: Request, page: PageDep, enrolment_id: ObjectId) -> Res
                                     refusal.status)
     return RedirectResponse(f"/console/enrolments/{enrolment_id}?done=cancelled",
                             status_code=303)
+
+
+@router.post("/enrolments/{enrolment_id}/decision")
+async def decide(request: Request, page: PageDep, enrolment_id: ObjectId) -> Response:
+    fields = await form(request)
+    if not csrf_ok(page, fields):
+        return refused_csrf()
+    approve = fields.get("decision") == "approve"
+    try:
+        await page.backend.post(f"/enrolments/{enrolment_id}/decision",
+                                {"approve": approve, "comment": fields.get("comment") or None})
+    except Refused as refusal:
+        return await enrolment_page(page, enrolment_id, Said("refused", refusal.detail),
+                                    refusal.status)
+    return RedirectResponse(f"/console/enrolments/{enrolment_id}?done="
+                            f"{'approved' if approve else 'rejected'}", status_code=303)
+
+
+def _approval_asked(definition: dict[str, Any], enrolment: dict[str, Any],
+                    current: str | None) -> dict[str, Any] | None:
+    """The approval step the enrolment waits at, when it does (entered, not yet decided)."""
+    step = next((s for s in definition.get("steps", []) if s.get("id") == current), None)
+    if step is None or "approval" not in step:
+        return None
+    entered = [s for s in enrolment["steps"] if s["step"] == current]
+    if not entered or entered[-1]["note"]:
+        return None
+    return {"step": current, **step["approval"]}
 
 
 def _object_href(enrolment: dict[str, Any]) -> str | None:

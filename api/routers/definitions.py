@@ -12,18 +12,16 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import Field, model_validator
 from sqlalchemy import select
 
-from api import decisions
 from api.access import READS, granted
 from api.deps import CurrentUser, PoliciesDep, SessionDep, StateDep, TemporalDep
 from api.idempotency import OnceDep, Replay
-from api.inputs import Id, In, Paragraphs
+from api.inputs import Id, In
 from crm import launcher
-from crm.errors import Conflict, CrmError
-from crm.models import Enrolment, EnrolmentStep, Task, WorkflowDefinition
+from crm.errors import Conflict
+from crm.models import Enrolment, WorkflowDefinition
 from crm.own import definitions, enrolments, reading
 from crm.own.reading import Invalid
 from crm.repo import own
-from workflows.own.interpreter import Cancellation, OwnWorkflow
 
 router = APIRouter(tags=["own workflows"])
 
@@ -53,10 +51,6 @@ class DefinitionIn(In):
 
 class EnrolIn(In):
     object_ids: list[Id] = Field(min_length=1, max_length=100_000)
-
-
-class CancelIn(In):
-    reason: Annotated[Paragraphs, Field(min_length=1, max_length=2000)]
 
 
 def _refusal(error: Invalid) -> RequestValidationError:
@@ -213,40 +207,3 @@ async def list_enrolments(
     if status:
         query = query.where(Enrolment.status == status)
     return [enrolments.summary(e) for e in await session.scalars(query.order_by(Enrolment.id))]
-
-
-@router.get("/enrolments/{enrolment_id}")
-async def get_enrolment(enrolment_id: Id, session: SessionDep) -> Any:
-    """The enrolment with the steps it entered and the tasks it made."""
-    found = await enrolments.get(session=session, enrolment_id=enrolment_id)
-    steps = await session.scalars(select(EnrolmentStep).where(
-        EnrolmentStep.enrolment_id == found.id).order_by(EnrolmentStep.id))
-    tasks = await session.scalars(select(Task).where(
-        Task.workflow_id == found.workflow_id).order_by(Task.id))
-    return {**enrolments.summary(found),
-            "steps": [{"step": s.step, "visit": s.visit, "entered_at": s.entered_at}
-                      for s in steps],
-            "tasks": [{"id": t.id, "title": t.title, "assignee_id": t.assignee_id,
-                       "status": t.status, "due_at": t.due_at} for t in tasks]}
-
-
-@router.post("/enrolments/{enrolment_id}/cancel")
-async def cancel_enrolment(enrolment_id: Id, body: CancelIn, session: SessionDep,
-                           user: CurrentUser, client: TemporalDep, state: StateDep,
-                           once: OnceDep) -> Any:
-    """Stop the enrolment where it is (409 once it has ended)."""
-    found = await enrolments.get(session=session, enrolment_id=enrolment_id)
-
-    async def ended() -> CrmError:
-        current = await session.get(Enrolment, enrolment_id, populate_existing=True)
-        return Conflict(f"enrolment {enrolment_id} is "
-                        f"{current.status if current else 'gone'}: only a running "
-                        f"enrolment can be cancelled")
-
-    async def answer(_: Any) -> Any:
-        return enrolments.summary(await enrolments.get(session=session,
-                                                       enrolment_id=enrolment_id))
-
-    return await decisions.decide(session, client, state.settings, once, found.workflow_id,
-                                  OwnWorkflow.cancel, Cancellation(user.id, body.reason),
-                                  ended=ended, answer=answer)

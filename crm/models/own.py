@@ -78,3 +78,5 @@ class EnrolmentStep(Base):
     step: Mapped[str] = mapped_column(String(40))
     visit: Mapped[int]
     entered_at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    """What the step decided, when it decided something (an approval: by whom, why)."""

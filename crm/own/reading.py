@@ -97,7 +97,7 @@ def _closest(error: jsonschema.ValidationError) -> list[jsonschema.ValidationErr
 def _message(error: jsonschema.ValidationError) -> str:
     if error.validator == "oneOf":
         return ("a step has an id and exactly one kind: send_email, wait, wait_for, branch, "
-                "task, notify, webhook, go_to or end, with its settings")
+                "task, approval, notify, webhook, go_to or end, with its settings")
     if error.validator == "pattern" and "[mhdw]" in str(error.validator_value):
         return f"{error.instance!r} is not a duration (write 90m, 5h, 2d or 1w)"
     return error.message

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.errors import NotFound
@@ -97,17 +97,21 @@ async def person_for(*, session: AsyncSession, object_type: str, object_id: int,
 
 async def record_progress(*, session: AsyncSession, enrolment_id: int, step: str | None,
                           visit: int, status: str, note: str) -> None:
-    """The step an enrolment entered (once per step and visit), or how it ended."""
+    """The step an enrolment entered (once per step and visit) with what it decided, if
+    anything (``note``), or how it ended."""
     enrolment = await session.get(Enrolment, enrolment_id, with_for_update=True)
     if enrolment is None:
         raise NotFound("enrolment", enrolment_id)
     if status == "running" and step is not None:
-        seen = await session.scalar(select(func.count(EnrolmentStep.id)).where(
+        row = await session.scalar(select(EnrolmentStep).where(
             EnrolmentStep.enrolment_id == enrolment_id, EnrolmentStep.step == step,
             EnrolmentStep.visit == visit))
-        if not seen:
-            session.add(EnrolmentStep(enrolment_id=enrolment_id, step=step, visit=visit,
-                                      entered_at=utcnow()))
+        if row is None:
+            row = EnrolmentStep(enrolment_id=enrolment_id, step=step, visit=visit,
+                                entered_at=utcnow())
+            session.add(row)
+        if note:
+            row.note = note
     if enrolment.status != "running":
         return  # ended already: a retry of its end changes nothing
     enrolment.step = step

@@ -8,10 +8,12 @@ import re
 from html import unescape
 
 import httpx
+import yaml
 from sqlalchemy import func, select
 
 from crm.models import Enrolment, WorkflowDefinition
 from crm.own import reading
+from tests import factories
 from tests.api.conftest import Api
 from tests.api.test_console import csrf_of as csrf
 from tests.api.test_console import current_step, said, signed_in
@@ -162,3 +164,38 @@ async def test_a_predefined_workflow_is_a_start_for_ones_own(api: Api) -> None:
     page = await browser.get(created.headers["location"])
     assert "Lead nurturing (seed 001)" in said(page)
     assert len(re.findall(r'<g class="step[^"]*" data-status=', page.text)) == 16
+
+
+async def test_a_manager_decides_an_approval_on_the_enrolment_page(api: Api) -> None:
+    """The predefined quote rule: the author finds no way to approve; a manager of the team
+    rejects it from the page, saying why, and the history keeps the decision."""
+    created = await api.call("POST", "/workflow-definitions", "admin", json={
+        "definition": yaml.safe_load(reading.predefined()["quote-approval"])})
+    definition_id = created.json()["id"]
+    await api.call("POST", f"/workflow-definitions/{definition_id}/publish", "admin")
+    lead = await factories.qualified_lead(api.sessions, api.team.rep)
+    quote = await factories.quote(api.sessions, lead, api.team.rep, discount_pct="25")
+    [enrolment] = (await api.call("POST", f"/workflow-definitions/{definition_id}/enrol",
+                                  "admin", json={"object_ids": [quote.id]})).json()
+    await eventually(lambda: api.mail.to(api.team.manager.email))
+
+    author = await signed_in(api, "rep")
+    case = await author.get(f"/console/enrolments/{enrolment['id']}")
+    refused = await author.post(f"/console/enrolments/{enrolment['id']}/decision", data={
+        "csrf": csrf(case.text), "decision": "approve"})
+    assert refused.status_code == 403
+    assert f"the author of quote {quote.id} cannot approve or reject it" in said(refused)
+
+    manager = await signed_in(api, "manager")
+    case = await manager.get(f"/console/enrolments/{enrolment['id']}")
+    assert 'id="approval"' in case.text and "Step approval: approve or reject" in said(case)
+    rejected = await manager.post(f"/console/enrolments/{enrolment['id']}/decision", data={
+        "csrf": csrf(case.text), "decision": "reject", "comment": "Too generous"})
+    assert rejected.status_code == 303, rejected.text
+    case = await manager.get(rejected.headers["location"])
+    assert "Rejected." in said(case)
+    assert 'id="approval"' not in case.text
+    assert "approval : rejected by Maria: Too generous" in said(case)
+    await eventually(lambda: api.mail.to(api.team.rep.email))
+    assert [m.subject for m in api.mail.to(api.team.rep.email)] == [
+        f"Quote {quote.id} is rejected"]

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from crm import db
 from crm.models import Enrolment, ProcessStart, WorkflowDefinition
+from tests import factories
 from tests.api.conftest import Api
 from tests.waiting import eventually
 
@@ -246,3 +247,45 @@ async def test_a_webhook_to_a_host_no_admin_allowed_is_refused_naming_its_step(
                    "'flag']"}]
     async with api.sessions() as session:
         assert await session.scalar(select(func.count(WorkflowDefinition.id))) == 0
+
+
+APPROVAL = {
+    "name": "Discount approval",
+    "object": "quote",
+    "templates": {"ask": {"subject": "Approve quote {quote.id}?", "body": "Please decide."},
+                  "done": {"subject": "Quote {quote.id} approved", "body": "Send it."}},
+    "steps": [
+        {"id": "approval", "approval": {"approvers": "sales_manager", "template": "ask",
+                                        "timeout": "5d"}},
+        {"id": "tell", "notify": {"to": "owner", "template": "done"}},
+    ],
+}
+
+
+async def test_an_approval_is_decided_once_by_a_manager_never_by_the_author(api: Api) -> None:
+    definition = await create(api, APPROVAL)
+    await publish(api, definition["id"])
+    lead = await factories.qualified_lead(api.sessions, api.team.rep)
+    quote = await factories.quote(api.sessions, lead, api.team.rep, discount_pct="25")
+    [enrolment] = (await api.call("POST", f"/workflow-definitions/{definition['id']}/enrol",
+                                  "admin", json={"object_ids": [quote.id]})).json()
+    await eventually(lambda: api.mail.to(api.team.manager.email))
+    decision = f"/enrolments/{enrolment['id']}/decision"
+
+    author = await api.call("POST", decision, "rep", json={"approve": True})
+    assert author.status_code == 403, author.text
+    assert author.json()["detail"] == (
+        f"the author of quote {quote.id} cannot approve or reject it")
+    silent = await api.call("POST", decision, "manager", json={"approve": False})
+    assert silent.status_code == 409, silent.text  # as a quote's rejection: what is missing
+    assert silent.json()["missing"] == ["comment"]
+
+    approved = await api.call("POST", decision, "manager",
+                              json={"approve": True, "comment": "fair"})
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["steps"][0]["note"] == "approved by Maria: fair"
+    await eventually(lambda: api.mail.to(api.team.rep.email))
+    assert [m.subject for m in api.mail.to(api.team.rep.email)] == [
+        f"Quote {quote.id} approved"]
+    again = await api.call("POST", decision, "other_manager", json={"approve": True})
+    assert again.status_code == 409, again.text

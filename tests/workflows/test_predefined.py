@@ -1,6 +1,7 @@
 """The predefined definitions give the built-in processes' timelines: the same emails at
-the same times on the same events, the built-in lead process (default policy) and seed 001's
-nurturing as a definition running side by side on the time-skipping server."""
+the same times on the same events, side by side on the time-skipping server — the built-in
+lead process (default policy) and seed 001's nurturing as a definition; the built-in quote
+process (default policy) and seed 000's quote rule as a definition."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from tests import factories
 from tests.waiting import eventually
 from tests.workflows.conftest import Harness
 from tests.workflows.own import enrolled, published
-from tests.workflows.starts import start_lead
+from tests.workflows.starts import start_lead, submit_quote
 from workflows.contracts import SEND_EMAIL, EmailToSend
 from workflows.lead_to_sale import ContentDownload, LeadNurturingPolicy, LeadToSale
-from workflows.own.interpreter import OwnWorkflow
+from workflows.own.interpreter import ApprovalDecision, OwnWorkflow
+from workflows.quote_approval import QuoteApproval, QuoteApprovalPolicy
+from workflows.quote_types import ManagerDecision
 
 DAY = timedelta(days=1)
 SAME_EMAIL = {"another_case_study": "case_study", "offer": "promotional_offer",
@@ -68,7 +71,7 @@ async def side_by_side(h: Harness) -> tuple[WorkflowHandle[Any, Any], WorkflowHa
 
 def test_the_predefined_definitions_are_valid() -> None:
     texts = reading.predefined()
-    assert sorted(texts) == ["lead-nurturing"]
+    assert sorted(texts) == ["lead-nurturing", "quote-approval"]
     for text in texts.values():
         assert reading.definition(reading.parse_text(text), Policies()).steps
 
@@ -110,3 +113,83 @@ async def test_a_download_during_the_wait_leads_to_the_demo_as_the_built_in_does
     # a second), the demo 3 days later, the offer 3 days after that.
     assert own == built_in
     assert [at for _, at in own[3:]] == [11 * DAY, 14 * DAY]
+
+
+async def approval_emails(handle: WorkflowHandle[Any, Any]) -> list[tuple[str, str, timedelta]]:
+    """Each email of the approval: to whom, which (request, reminder n, decided), when."""
+    history = await handle.fetch_history()
+    start = history.events[0].event_time.ToDatetime()
+    found = []
+    for event in history.events:
+        scheduled = event.activity_task_scheduled_event_attributes
+        if not event.HasField("activity_task_scheduled_event_attributes") or (
+                scheduled.activity_type.name != SEND_EMAIL):
+            continue
+        [email] = pydantic_data_converter.payload_converter.from_payloads(
+            list(scheduled.input.payloads), [EmailToSend])
+        # Built-in: submission_1:pending_approval:approval_reminder:2:7, submission_1:decided;
+        # the definition's: approval:1:asked:2:7, tell_approved:1.
+        parts = email.purpose.split(":")
+        if "decided" in parts or parts[0] in ("tell_approved", "tell_rejected"):
+            kind = "decided"
+        elif len(parts) >= 4:
+            reminder = int(parts[-2])
+            kind = f"reminder {reminder}" if reminder else "request"
+        else:
+            continue  # the built-in's later emails (the outcome, the quote sent)
+        at = event.event_time.ToDatetime() - start
+        found.append((email.to, kind, timedelta(minutes=round(at / MINUTE))))
+    return sorted(found, key=lambda e: (e[2], e[1], e[0]))
+
+
+async def quote_side_by_side(
+    h: Harness,
+) -> tuple[factories.SalesTeam, WorkflowHandle[Any, Any], WorkflowHandle[Any, Any]]:
+    """The built-in process on one quote (25 %), the predefined rule on another, both now."""
+    team = await factories.sales_team(h.sessions)
+    _, process = await submit_quote(h.env.client, h.task_queue, h.sessions, team.rep, "25",
+                                    QuoteApprovalPolicy())
+    lead = await factories.qualified_lead(h.sessions, team.rep)
+    quote = await factories.quote(h.sessions, lead, team.rep, discount_pct="25")
+    definition = await published(h, reading.predefined()["quote-approval"], team.admin)
+    return team, process, await enrolled(h, definition.id, quote.id, team.admin)
+
+
+async def test_a_quote_nobody_decides_is_approved_on_day_5_as_the_built_in_does(
+    harness: Harness,
+) -> None:
+    h = harness
+    team, process, enrolment = await quote_side_by_side(h)
+    view = await enrolment.result()
+    assert (view.status, view.outcome) == ("completed", "approved")
+    await eventually(lambda: len(h.mail.to(team.manager.email)) == 10)
+    assert (await process.query(QuoteApproval.current_state)).status == "validated"
+
+    managers = sorted([team.manager.email, team.other_manager.email])
+    expected = sorted(
+        [(m, "request", 0 * DAY) for m in managers]
+        + [(m, f"reminder {n}", n * DAY) for m in managers for n in range(1, 5)],
+        key=lambda e: (e[2], e[1], e[0]))  # the author hears it at the quote's end
+    assert await approval_emails(process) == expected
+    assert await approval_emails(enrolment) == expected
+
+
+async def test_a_manager_rejecting_on_day_2_is_heard_as_the_built_in_hears_it(
+    harness: Harness,
+) -> None:
+    h = harness
+    team, process, enrolment = await quote_side_by_side(h)
+    await h.env.sleep(2 * DAY + timedelta(hours=2))
+    manager = team.manager
+    await process.execute_update(QuoteApproval.decide, ManagerDecision(
+        False, manager.id, manager.role, manager.team_id, "too generous"))
+    await enrolment.execute_update(OwnWorkflow.decide, ApprovalDecision(
+        manager.id, manager.role, manager.team_id, False, "too generous"))
+
+    view = await enrolment.result()
+    assert (view.status, view.outcome) == ("completed", "rejected")
+    await eventually(lambda: len(h.mail.to(team.rep.email)) == 2)
+    built_in, own = await approval_emails(process), await approval_emails(enrolment)
+    assert [e[:2] for e in own] == [e[:2] for e in built_in]
+    assert own == built_in
+    assert own[-1][:2] == (team.rep.email, "decided")

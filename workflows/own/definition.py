@@ -28,13 +28,16 @@ from typing import Any
 
 from workflows.own import expressions
 
-STEP_KINDS = ("send_email", "wait", "wait_for", "branch", "task", "notify", "webhook", "go_to",
-              "end")
-WAITING_KINDS = ("wait", "wait_for")
+STEP_KINDS = ("send_email", "wait", "wait_for", "branch", "task", "approval", "notify", "webhook",
+              "go_to", "end")
+WAITING_KINDS = ("wait", "wait_for", "approval")
 """A loop must pass through one of these: a feedback loop waits, it never spins."""
 TRIGGERS = ("manual", "created", "status", "event")
 ASSIGNMENTS = ("owner", "round_robin", "least_loaded", "manager")
 RECIPIENTS = ("owner", "manager")
+TIMEOUT_RULES = ("approve", "reject", "escalate")
+"""What an approval nobody decided in time becomes: approved or rejected by rule, or asked of
+the admins for another timeout (then rejected)."""
 ANSWER_TYPES = ("text", "number", "flag")
 """What a webhook's answer field may be read as (``answer: {score: number}``)."""
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([mhdw])$")
@@ -105,13 +108,22 @@ class Step:
     target: str | None = None
     times: int | None = None
     outcome: str | None = None
+    timeout_rule: str | None = None
+    """An approval's ``on_timeout``: one of :data:`TIMEOUT_RULES`."""
+    on_reject: str | None = None
+    """Where a rejected approval goes (without it, a rejection ends the enrolment)."""
     url: str | None = None
     answer: dict[str, str] | None = None
     """A webhook's answer fields and their types; read as ``<step id>.<field>``, with
-    ``<step id>.status`` (the HTTP status, 0 when no answer came)."""
+    ``<step id>.status`` (the HTTP status, 0 when no answer came). An approval answers
+    ``<step id>.approved``, ``.by_rule`` (nobody decided in time) and ``.comment``."""
 
     def answers(self) -> dict[str, str]:
-        """The names a webhook step gives to later steps' expressions, with their types."""
+        """The names a webhook or an approval step gives to later steps' expressions, with
+        their types."""
+        if self.kind == "approval":
+            return {f"{self.id}.approved": "flag", f"{self.id}.by_rule": "flag",
+                    f"{self.id}.comment": "text"}
         if self.kind != "webhook":
             return {}
         return {f"{self.id}.status": "number",
@@ -129,6 +141,8 @@ class Step:
         exits = [onward] if onward else []
         if self.kind == "wait_for" and self.on_timeout:
             exits.append(self.on_timeout)
+        if self.kind == "approval" and self.on_reject:
+            exits.append(self.on_reject)
         return exits
 
 
@@ -198,6 +212,9 @@ _STEP_FIELDS: dict[str, dict[str, str]] = {
     "branch": {"if": "condition", "then": "then", "else": "otherwise"},
     "task": {"title": "title", "assign": "assign", "role": "role", "due": "due",
              "remind_every": "remind_every"},
+    "approval": {"approvers": "role", "template": "template", "timeout": "timeout",
+                 "remind_every": "remind_every", "on_timeout": "timeout_rule",
+                 "on_reject": "on_reject"},
     "notify": {"to": "to", "template": "template"},
     "webhook": {"url": "url", "answer": "answer"},
     "go_to": {"step": "target", "times": "times"},

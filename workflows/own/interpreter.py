@@ -19,7 +19,14 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 from workflows import business_time, steps
-from workflows.contracts import EmailToSend, Person, StartOptions, TaskToCreate
+from workflows.contracts import (
+    FIND_PEOPLE,
+    EmailToSend,
+    PeopleToFind,
+    Person,
+    StartOptions,
+    TaskToCreate,
+)
 from workflows.own import expressions
 from workflows.own.contracts import (
     CALL_WEBHOOK,
@@ -40,7 +47,8 @@ from workflows.own.contracts import (
 )
 from workflows.own.definition import Definition, Step, fill
 from workflows.own.objects import OBJECTS
-from workflows.refusals import WRONG_STATUS, refuse
+from workflows.refusals import MISSING_INFORMATION, NOT_ALLOWED, WRONG_STATUS, refuse
+from workflows.roles import Role
 
 
 @dataclass
@@ -50,12 +58,44 @@ class Cancellation:
 
 
 @dataclass
+class ApprovalDecision:
+    """A person approves or rejects what an approval step asks (a rejection says why)."""
+
+    by_user_id: int
+    by_role: str
+    by_team_id: int | None
+    approve: bool
+    comment: str = ""
+    by_name: str = ""
+
+
+@dataclass
+class Approval:
+    """The approval an enrolment is asking for, or last asked for."""
+
+    step: str
+    role: str
+    approvers: list[int]
+    due: datetime
+    author_id: int | None = None
+    team_id: int | None = None
+    escalated: bool = False
+    decision: str = ""
+    """Empty while it waits; then ``approved`` or ``rejected``."""
+    decided_by: int | None = None
+    """Who decided; None when the timeout rule did."""
+    decided_by_name: str = ""
+    comment: str = ""
+
+
+@dataclass
 class EnrolmentView:
     status: str
     step: str | None
     visits: dict[str, int] = field(default_factory=dict)
     events: list[str] = field(default_factory=list)
     outcome: str = ""
+    approval: Approval | None = None
 
 
 class _GoalReached(Exception):
@@ -98,7 +138,8 @@ class OwnWorkflow:
         self.view = EnrolmentView(status="running", step=None)
         self._fields: dict[str, Any] | None = None
         self._answers: dict[str, Any] = {}
-        """What the webhooks called so far answered (``step.status``, ``step.field``)."""
+        """What the webhooks called so far answered (``step.status``, ``step.field``) and
+        the approvals decided (``step.approved``, ``step.by_rule``, ``step.comment``)."""
         self._stale = True
         self._events: list[str] = []
         self._heard = 0
@@ -107,6 +148,7 @@ class OwnWorkflow:
         an answer to the email just sent, included)."""
         self._cancelled: Cancellation | None = None
         self._end_recorded = False
+        self._decision_recorded = False
         self._entered_at = workflow.info().workflow_start_time
         """When the current step was entered, which its waits and due times count from: the
         timeline's time, or later when an event or a change ended the step before (as the
@@ -162,6 +204,43 @@ class OwnWorkflow:
                                  f"{'cancelled' if self._cancelled else self.view.status}: "
                                  f"only a running enrolment can be cancelled")
 
+    @workflow.update
+    async def decide(self, decision: ApprovalDecision) -> EnrolmentView:
+        """Approve or reject the approval the enrolment is waiting for; answers once the
+        decision is recorded in the CRM."""
+        approval = self.view.approval
+        assert approval is not None
+        if approval.decision:  # the timeout rule came first, in the same moment
+            refuse(WRONG_STATUS, f"step {approval.step} was {approval.decision} by its "
+                                 f"timeout rule before this decision")
+        approval.decision = "approved" if decision.approve else "rejected"
+        approval.decided_by, approval.comment = decision.by_user_id, decision.comment
+        approval.decided_by_name = decision.by_name or f"user {decision.by_user_id}"
+        await workflow.wait_condition(lambda: self._decision_recorded or
+                                      self.view.status != "running")
+        return self.view
+
+    @decide.validator
+    def _may_decide(self, decision: ApprovalDecision) -> None:
+        approval = self.view.approval
+        if self.view.status != "running" or approval is None or approval.decision:
+            refuse(WRONG_STATUS, f"enrolment {self.data.enrolment_id} is not waiting for "
+                                 f"an approval")
+        if decision.by_user_id == approval.author_id:
+            refuse(NOT_ALLOWED, f"the author of {self.data.object_type} "
+                                f"{self.data.object_id} cannot approve or reject it")
+        role = Role.ADMIN if approval.escalated else approval.role
+        if decision.by_role != Role.ADMIN:
+            if decision.by_role != role and decision.by_role not in self.definition.roles.act:
+                refuse(NOT_ALLOWED, f"step {approval.step} is decided by "
+                                    f"{str(role).replace('_', ' ')}s"
+                                    f"{'' if role == Role.ADMIN else ' and admins'}")
+            if approval.team_id is not None and decision.by_team_id != approval.team_id:
+                refuse(NOT_ALLOWED, f"only someone of the {self.data.object_type}'s team "
+                                    f"decides on it")
+        if not decision.approve and not decision.comment.strip():
+            refuse(MISSING_INFORMATION, "a rejection needs a comment", missing=["comment"])
+
     @workflow.query
     def current(self) -> EnrolmentView:
         return self.view
@@ -178,6 +257,12 @@ class OwnWorkflow:
             await self._notify(step, visit)
         elif kind == "task":
             await self._task(step, visit)
+        elif kind == "approval":
+            if not await self._approval(step, visit):
+                if step.on_reject:
+                    return self._index(step.on_reject)
+                self.view.outcome = f"rejected at step {step.id}"
+                return None
         elif kind == "webhook":
             await self._webhook(step, visit)
         elif kind == "wait":
@@ -234,6 +319,96 @@ class OwnWorkflow:
             description=f"{self.definition.name}, step {step.id}",
             related_type=self.data.object_type, related_id=self.data.object_id,
         ))
+
+    async def _approval(self, step: Step, visit: int) -> bool:
+        """Ask the approvers, remind them, apply the timeout rule; True when approved."""
+        assert step.role and step.timeout
+        values = await self._values()
+        kind = OBJECTS[self.data.object_type]
+        author, team = (_id(values.get(f"{self.data.object_type}.{name}")) if name else None
+                        for name in (kind.owner, kind.team))
+        approval = Approval(step.id, step.role, [], self._entered_at + step.timeout,
+                            author_id=author, team_id=team if step.role != Role.ADMIN else None)
+        self.view.approval, self._decision_recorded = approval, False
+        approvers = await self._approvers(step.role, approval)
+        if not approvers:  # nobody of the role in the team: the admins decide
+            approval.team_id = None
+            approvers = await self._approvers(Role.ADMIN, approval)
+        decided = await self._await_decision(step, visit, approvers, self._entered_at)
+        rule = step.timeout_rule or "reject"
+        if not decided and rule == "escalate":
+            approval.escalated, approval.team_id = True, None
+            approval.due = self.timeline.now() + step.timeout
+            admins = await self._approvers(Role.ADMIN, approval)
+            decided = await self._await_decision(step, visit, admins, self.timeline.now())
+        if not approval.decision:
+            approval.decision = "approved" if rule == "approve" and not approval.escalated \
+                else "rejected"
+            approval.comment = (f"nobody decided within {steps.describe(step.timeout)}"
+                                f"{' after escalation' if approval.escalated else ''}: "
+                                f"{approval.decision} by rule")
+        self._answers.update({f"{step.id}.approved": approval.decision == "approved",
+                              f"{step.id}.by_rule": approval.decided_by is None,
+                              f"{step.id}.comment": approval.comment})
+        await self._record(step.id, visit, "running", self._decision_note(approval))
+        self._decision_recorded = True
+        return approval.decision == "approved"
+
+    async def _approvers(self, role: str, approval: Approval) -> list[Person]:
+        approval.role = role
+        people = await workflow.execute_local_activity(
+            FIND_PEOPLE,
+            PeopleToFind([role], approval.team_id, excluding_user_id=approval.author_id),
+            result_type=list[Person], start_to_close_timeout=steps.DATABASE_READ,
+            retry_policy=steps.RETRY_FOREVER_GENTLY,
+            summary=f"{approval.step}: find the {role.replace('_', ' ')}s who may approve")
+        approval.approvers = [p.user_id for p in people]
+        return people
+
+    async def _await_decision(self, step: Step, visit: int, approvers: list[Person],
+                              start: datetime) -> bool:
+        """Ask, then remind every ``remind_every`` until a decision or the timeout."""
+        assert step.timeout
+        approval = self.view.approval
+        assert approval is not None
+        stage = "escalated" if approval.escalated else "asked"
+        deadline, reminder = start + step.timeout, 0
+        while True:
+            await self._ask(step, visit, approvers, stage, reminder)
+            at = min(start + (reminder + 1) * step.remind_every, deadline) \
+                if step.remind_every else deadline
+            left = steps.describe(deadline - start)
+            if await self._until(at, f"{step.id}: wait for the {approval.role.replace('_', ' ')}"
+                                     f"s' decision ({left})", lambda: bool(approval.decision)):
+                return True
+            if at >= deadline:
+                return False
+            reminder += 1
+
+    async def _ask(self, step: Step, visit: int, approvers: list[Person], stage: str,
+                   reminder: int) -> None:
+        assert step.template
+        template = self.definition.templates[step.template]
+        values = await self._values()
+        prefix = f"Reminder {reminder}: " if reminder else (
+            "Escalated: " if stage == "escalated" else "")
+        subject, body = prefix + fill(template.subject, values), fill(template.body, values)
+        for person in approvers:
+            await steps.send_email(
+                EmailToSend(to=person.email, template=OWN_MESSAGE,
+                            purpose=f"{step.id}:{visit}:{stage}:{reminder}:{person.user_id}",
+                            context={"subject": subject, "body": body},
+                            related_type=self.data.object_type,
+                            related_id=self.data.object_id),
+                summary=(f"{step.id}: reminder {reminder} to {person.name}" if reminder else
+                         f"{step.id}: ask {person.name} to approve"))
+
+    @staticmethod
+    def _decision_note(approval: Approval) -> str:
+        if approval.decided_by is None:
+            return approval.comment
+        said = f": {approval.comment}" if approval.comment else ""
+        return f"{approval.decision} by {approval.decided_by_name}{said}"
 
     async def _webhook(self, step: Step, visit: int) -> None:
         """Call it (retried a few times over some minutes); what it answers, or status 0 when
@@ -368,6 +543,10 @@ def working_time_after(calendar: business_time.Calendar, start: datetime,
     if duration % timedelta(days=1) == timedelta(0):
         return business_time.add_working_days(calendar, start, duration.days)
     return business_time.add(calendar, start, duration)
+
+
+def _id(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _instant(value: Any) -> datetime:

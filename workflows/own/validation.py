@@ -16,6 +16,7 @@ from workflows.own.definition import (
     RECIPIENTS,
     STEP_ID,
     STEP_KINDS,
+    TIMEOUT_RULES,
     TRIGGERS,
     WAITING_KINDS,
     Definition,
@@ -117,16 +118,18 @@ def _step_problems(d: Definition, c: Catalogue, s: Step, ids: set[str]) -> Itera
         yield f"no step kind {s.kind!r}"
         return
     for label, target in (("next", s.next), ("then", s.then), ("else", s.otherwise),
-                          ("on_timeout", s.on_timeout), ("step", s.target)):
+                          ("on_timeout", s.on_timeout), ("step", s.target),
+                          ("on_reject", s.on_reject)):
         if target is not None and target not in ids:
             yield f"{label}: no step {target!r}"
-    for label, wait in (("for", s.duration), ("timeout", s.timeout), ("due", s.due)):
+    for label, wait in (("for", s.duration), ("timeout", s.timeout), ("due", s.due),
+                        ("remind_every", s.remind_every)):
         if wait is not None and wait > c.longest_wait:
             yield (f"{label}: {describe(wait)} is longer than the longest wait the policy "
                    f"allows ({describe(c.longest_wait)})")
         if wait is not None and wait <= timedelta(0):
             yield f"{label}: a wait is longer than nothing"
-    if s.kind in ("send_email", "notify"):
+    if s.kind in ("send_email", "notify", "approval"):
         if s.template not in d.templates:
             yield (f"template: no template {s.template!r} in this definition"
                    + (f" (it has {', '.join(sorted(d.templates))})" if d.templates else ""))
@@ -171,6 +174,8 @@ def _step_problems(d: Definition, c: Catalogue, s: Step, ids: set[str]) -> Itera
             yield f"role: no role {s.role!r}"
         if s.assign in ("round_robin", "least_loaded") and OBJECTS[d.object].team is None:
             yield f"assign: a {d.object} has no team to choose in; assign it to its owner"
+    if s.kind == "approval":
+        yield from _approval(s, c)
     if s.kind == "webhook":
         yield from _webhook(d, c, s)
     if s.kind == "go_to":
@@ -237,6 +242,27 @@ def _cycles(edges: dict[str, list[str]]) -> Iterator[list[str]]:
             yield sorted(group, key=order.index)
 
 
+def _not_an_object(s: Step) -> Iterator[str]:
+    if s.id in OBJECTS:
+        article = "an" if s.kind[0] in "aeiou" else "a"
+        yield (f"{article} {s.kind} step is not named after an object ({s.id}.… would be "
+               f"ambiguous)")
+
+
+def _approval(s: Step, c: Catalogue) -> Iterator[str]:
+    yield from _not_an_object(s)
+    if s.role not in c.roles:
+        yield f"approvers: no role {s.role!r} (roles: {', '.join(sorted(c.roles))})"
+    if s.timeout is None:
+        yield "timeout: an approval has a timeout (the rule decides when nobody did)"
+    if (s.timeout_rule or "reject") not in TIMEOUT_RULES:
+        yield (f"on_timeout: {s.timeout_rule!r} is not a rule for an approval nobody "
+               f"decided ({', '.join(TIMEOUT_RULES)})")
+    if s.remind_every is not None and s.timeout is not None and s.remind_every >= s.timeout:
+        yield (f"remind_every: a reminder every {describe(s.remind_every)} never comes "
+               f"within the {describe(s.timeout)} timeout")
+
+
 def _webhook(d: Definition, c: Catalogue, s: Step) -> Iterator[str]:
     url = urlsplit(s.url or "")
     if url.scheme not in ("https", "http") or not url.hostname:
@@ -245,8 +271,7 @@ def _webhook(d: Definition, c: Catalogue, s: Step) -> Iterator[str]:
         yield (f"url: {url.hostname} is not a host an admin allows webhooks to call "
                f"([own_workflows] webhook_hosts: "
                f"{', '.join(sorted(c.webhook_hosts)) or 'none'})")
-    if s.id in OBJECTS:
-        yield f"a webhook step is not named after an object ({s.id}.… would be ambiguous)"
+    yield from _not_an_object(s)
     for name, kind in (s.answer or {}).items():
         if not STEP_ID.match(str(name)) or name == "status":
             yield (f"answer: {name!r} is not a field name for an answer (lowercase letters, "

@@ -7,11 +7,12 @@ from decimal import Decimal
 
 from temporalio.client import WorkflowHandle
 
-from crm.own import enrolments
+from crm.own import enrolments, reading
 from crm.settings import Settings
 from tests import factories
 from tests.histories.world import Scenario, World
 from tests.workflows.own import ENTERPRISE_FR, LOOP, enrolled, published
+from workflows.own.interpreter import ApprovalDecision, OwnWorkflow
 
 DAY = timedelta(days=1)
 
@@ -41,7 +42,23 @@ async def white_paper_loop_then_downloaded(world: World) -> WorkflowHandle:
     return handle
 
 
+async def quote_rule_reminded_then_rejected(world: World) -> WorkflowHandle:
+    """Seed 000's rule (the predefined definition): asked, reminded twice, rejected."""
+    team = world.team
+    lead = await factories.qualified_lead(world.sessions, team.rep)
+    quote = await factories.quote(world.sessions, lead, team.rep, discount_pct="25")
+    definition = await published(world, reading.predefined()["quote-approval"], team.admin)
+    handle = await enrolled(world, definition.id, quote.id, team.admin)
+    await world.env.sleep(2 * DAY + timedelta(hours=3))
+    manager = team.manager
+    await handle.execute_update(OwnWorkflow.decide, ApprovalDecision(
+        manager.id, manager.role, manager.team_id, False, "25 % is too much"))
+    await handle.result()
+    return handle
+
+
 SCENARIOS: dict[str, Scenario] = {
     "enterprise-lead-escalated": enterprise_lead_escalated,
     "white-paper-loop-then-downloaded": white_paper_loop_then_downloaded,
+    "quote-rule-reminded-then-rejected": quote_rule_reminded_then_rejected,
 }
