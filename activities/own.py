@@ -1,17 +1,19 @@
 """The activities of your own workflows: read the enrolled object, find the person a step
-is for, record where the enrolment stands. Emails and tasks use the shared activities."""
+is for, see whether a task is still open, record where the enrolment stands. Emails and
+tasks use the shared activities."""
 
 from __future__ import annotations
 
 from temporalio import activity
 
 from crm import db
-from crm.repo import own
+from crm.repo import own, tasks
 from workflows.contracts import Person
 from workflows.own.contracts import (
     FIND_PERSON,
     READ_OBJECT,
     RECORD_ENROLMENT,
+    TASK_OPEN,
     EnrolmentProgress,
     ObjectFields,
     ObjectToRead,
@@ -37,6 +39,11 @@ class OwnWorkflowActivities:
                                         object_id=wanted.object_id, rule=wanted.rule,
                                         role=wanted.role)
             return Person(user.id, user.name, user.email) if user else None
+
+    @activity.defn(name=TASK_OPEN)
+    async def task_open(self, task_id: int) -> bool:
+        async with db.unit_of_work(self.sessions) as session:
+            return (await tasks.get_task(session=session, task_id=task_id)).status == "open"
 
     @activity.defn(name=RECORD_ENROLMENT)
     async def record_enrolment(self, progress: EnrolmentProgress) -> None:

@@ -69,6 +69,7 @@ def activities(
         projects.complete_milestone,
         projects.end_project,
         own.read_object,
+        own.task_open,
         own.find_person,
         own.record_enrolment,
         webhooks.call_webhook,

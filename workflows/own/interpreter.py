@@ -9,6 +9,7 @@ carries a summary in the definition's own words, so the Temporal UI tells its st
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -34,6 +35,7 @@ from workflows.own.contracts import (
     OWN_MESSAGE,
     READ_OBJECT,
     RECORD_ENROLMENT,
+    TASK_OPEN,
     WEBHOOK_REFUSED,
     EnrolmentInput,
     EnrolmentProgress,
@@ -149,6 +151,8 @@ class OwnWorkflow:
         self._cancelled: Cancellation | None = None
         self._end_recorded = False
         self._decision_recorded = False
+        self._reminding: list[asyncio.Task[None]] = []
+        """The reminders of open tasks, going out while the enrolment runs."""
         self._entered_at = workflow.info().workflow_start_time
         """When the current step was entered, which its waits and due times count from: the
         timeline's time, or later when an event or a change ended the step before (as the
@@ -174,6 +178,9 @@ class OwnWorkflow:
             assert self._cancelled is not None
             self.view.status = "cancelled"
             self.view.outcome = self._cancelled.reason
+        for reminders in self._reminding:  # the enrolment ended: its tasks' reminders too
+            reminders.cancel()
+        await asyncio.gather(*self._reminding, return_exceptions=True)
         await self._record(self.view.step, self.view.visits.get(self.view.step or "", 0),
                            self.view.status, self.view.outcome)
         self._end_recorded = True
@@ -313,12 +320,43 @@ class OwnWorkflow:
         person = await self._person(step.assign or "owner", step.role, step)
         title = fill(step.title, await self._values())
         due_at = self._entered_at + step.due if step.due else None
-        await steps.create_task(TaskToCreate(
+        task = await steps.create_task(TaskToCreate(
             kind="workflow_step", title=title, purpose=f"{step.id}:{visit}",
             assignee_id=person.user_id if person else None, due_at=due_at,
             description=f"{self.definition.name}, step {step.id}",
             related_type=self.data.object_type, related_id=self.data.object_id,
         ))
+        if step.remind_every and person is not None:
+            self._reminding.append(asyncio.create_task(
+                self._remind(step, visit, task.task_id, title, person)))
+
+    async def _remind(self, step: Step, visit: int, task_id: int, title: str,
+                      person: Person) -> None:
+        """Remind the task's person every ``remind_every`` while it is open (and the
+        enrolment runs: the steps go on meanwhile)."""
+        assert step.remind_every
+        reminder = 0
+        while True:
+            await workflow.sleep(step.remind_every,
+                                 summary=f"{step.id}: remind {person.name} in "
+                                         f"{steps.describe(step.remind_every)}")
+            still_open = await workflow.execute_local_activity(
+                TASK_OPEN, task_id, result_type=bool,
+                start_to_close_timeout=steps.DATABASE_READ,
+                retry_policy=steps.RETRY_FOREVER_GENTLY,
+                summary=f"{step.id}: is task {task_id} still open?")
+            if not still_open:
+                return
+            reminder += 1
+            await steps.send_email(
+                EmailToSend(to=person.email, template=OWN_MESSAGE,
+                            purpose=f"{step.id}:{visit}:reminder:{reminder}",
+                            context={"subject": f"Reminder {reminder}: {title}",
+                                     "body": f"The task “{title}” ({self.definition.name}, "
+                                             f"step {step.id}) is still open."},
+                            related_type=self.data.object_type,
+                            related_id=self.data.object_id),
+                summary=f"{step.id}: reminder {reminder} to {person.name}")
 
     async def _approval(self, step: Step, visit: int) -> bool:
         """Ask the approvers, remind them, apply the timeout rule; True when approved."""
