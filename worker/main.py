@@ -42,8 +42,9 @@ def activities(
 ) -> list[Callable[..., Any]]:
     """Every activity, by the system it touches. Those that start another process (commit,
     then start, as the API does) hold the Temporal client."""
-    crm = CrmActivities(sessions, Enrolling(client, settings, PolicyStore(settings.policy_file)))
-    own = OwnWorkflowActivities(sessions)
+    enrolling = Enrolling(client, settings, PolicyStore(settings.policy_file))
+    crm = CrmActivities(sessions, enrolling)
+    own = OwnWorkflowActivities(sessions, enrolling)
     webhooks = WebhookActivities(sessions, settings, PolicyStore(settings.policy_file))
     email = EmailActivities(sessions, mailer)
     billing = BillingActivities(sessions, client, settings, PolicyStore(settings.policy_file))
@@ -70,6 +71,7 @@ def activities(
         projects.end_project,
         own.read_object,
         own.task_open,
+        own.enrol_scheduled,
         own.find_person,
         own.record_enrolment,
         webhooks.call_webhook,

@@ -21,7 +21,7 @@ from workflows import (
 )
 from workflows.contracts import StartOptions
 from workflows.own import contracts as own_contracts
-from workflows.own import interpreter
+from workflows.own import interpreter, scheduled
 from workflows.own.policy import OwnWorkflowPolicy
 
 
@@ -90,4 +90,6 @@ OWN_WORKFLOW = ProcessSpec("own_workflow", interpreter.OwnWorkflow,
 (recorded with its enrolment, started after the commit); it follows no object of its own."""
 
 BY_NAME = {spec.name: spec for spec in (*PROCESSES, OWN_WORKFLOW)}
-WORKFLOWS: tuple[type, ...] = (*(spec.workflow for spec in PROCESSES), OWN_WORKFLOW.workflow)
+WORKFLOWS: tuple[type, ...] = (*(spec.workflow for spec in PROCESSES), OWN_WORKFLOW.workflow,
+                               scheduled.ScheduledEnrolments)
+"""Every workflow the worker runs: the processes, and the runs of scheduled triggers."""

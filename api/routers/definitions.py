@@ -13,13 +13,13 @@ from pydantic import Field, model_validator
 from sqlalchemy import select
 
 from api.access import READS, granted
-from api.deps import CurrentUser, PoliciesDep, SessionDep, StateDep, TemporalDep
+from api.deps import CurrentUser, PoliciesDep, SessionDep, StateDep, TemporalDep, get_temporal
 from api.idempotency import OnceDep, Replay
 from api.inputs import Id, In
 from crm import launcher
 from crm.errors import Conflict
 from crm.models import Enrolment, WorkflowDefinition
-from crm.own import definitions, enrolments, reading
+from crm.own import definitions, enrolments, reading, schedules
 from crm.own.reading import Invalid
 from crm.repo import own
 
@@ -132,17 +132,20 @@ async def save_draft(definition_id: Id, body: DefinitionIn, session: SessionDep,
 
 @router.post("/workflow-definitions/{definition_id}/publish")
 async def publish(definition_id: Id, session: SessionDep, user: CurrentUser,
-                  policies: PoliciesDep, once: OnceDep) -> Any:
+                  policies: PoliciesDep, once: OnceDep, state: StateDep) -> Any:
     """The draft becomes the next version: new enrolments get it; running ones keep
-    theirs to the end."""
+    theirs to the end. A scheduled trigger's Temporal Schedule follows the version."""
     await once.claim(session)
     row = await definitions.get(session=session, definition_id=definition_id,
                                 for_update=True)
     definitions.may_edit(row, await definitions.governing(session=session, row=row), user)
+    before = await definitions.active(session=session, row=row)
     try:
         await definitions.publish(session=session, row=row, policies=policies, by=user)
     except Invalid as error:
         raise _refusal(error) from None
+    await schedules.follow(session, row, before, policies, state.settings,
+                           lambda: get_temporal(state))
     answer = await _detail(session, row)
     await once.keep(session, status.HTTP_200_OK, answer)
     await session.commit()
@@ -150,12 +153,16 @@ async def publish(definition_id: Id, session: SessionDep, user: CurrentUser,
 
 
 @router.post("/workflow-definitions/{definition_id}/archive")
-async def archive(definition_id: Id, session: SessionDep, user: CurrentUser) -> Any:
-    """No new enrolments; the running ones go on to their end."""
+async def archive(definition_id: Id, session: SessionDep, user: CurrentUser,
+                  policies: PoliciesDep, state: StateDep) -> Any:
+    """No new enrolments (nor scheduled runs); the running ones go on to their end."""
     row = await definitions.get(session=session, definition_id=definition_id,
                                 for_update=True)
     definitions.may_edit(row, await definitions.governing(session=session, row=row), user)
+    before = await definitions.active(session=session, row=row)
     await definitions.archive(session=session, row=row)
+    await schedules.follow(session, row, before, policies, state.settings,
+                           lambda: get_temporal(state))
     answer = _out(row)
     await session.commit()
     return answer

@@ -139,6 +139,31 @@ async def automatic(*, session: AsyncSession, object_type: str, object_id: int,
     return enrolled
 
 
+async def scheduled(*, session: AsyncSession, row: WorkflowDefinition,
+                    policies: Policies) -> list[Enrolled]:
+    """A scheduled trigger's run: enrol every object of the definition's kind that meets
+    its condition and is not enrolled (lowest ids first, at most the policy's
+    ``max_enrolments``: the next run takes the rest). Nothing when the definition is no
+    longer active with a scheduled trigger; the caller commits, then launches."""
+    definition = await definitions.active(session=session, row=row) \
+        if row.status == "active" else None
+    if definition is None or definition.trigger.when != "schedule":
+        return []
+    model: Any = own.MODELS[row.object_type]
+    calendars = reading.calendars(policies, utcnow().year)
+    enrolled: list[Enrolled] = []
+    for object_id in await session.scalars(select(model.id).order_by(model.id)):
+        if len(enrolled) >= policies.own_workflows.max_enrolments:
+            log.warning("a scheduled run enrolled as many as one may", definition_id=row.id)
+            break
+        try:
+            await _eligible(session, row, definition, object_id)
+        except Conflict:
+            continue
+        enrolled.append(await _record(session, row, definition, object_id, calendars, None))
+    return enrolled
+
+
 async def running_on(*, session: AsyncSession, object_type: str,
                      object_id: int) -> list[Enrolment]:
     return list(await session.scalars(select(Enrolment).where(

@@ -100,6 +100,8 @@ def _message(error: jsonschema.ValidationError) -> str:
                 "task, approval, notify, webhook, go_to or end, with its settings")
     if error.validator == "pattern" and "[mhdw]" in str(error.validator_value):
         return f"{error.instance!r} is not a duration (write 90m, 5h, 2d or 1w)"
+    if error.validator == "pattern" and "[0-5]" in str(error.validator_value):
+        return f"{error.instance!r} is not a time of day (write 09:00)"
     return error.message
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
+from temporalio.service import RPCError
 
 from crm import db
 from crm.models import Enrolment, ProcessStart, WorkflowDefinition
@@ -289,3 +291,70 @@ async def test_an_approval_is_decided_once_by_a_manager_never_by_the_author(api:
         f"Quote {quote.id} approved"]
     again = await api.call("POST", decision, "other_manager", json={"approve": True})
     assert again.status_code == 409, again.text
+
+
+MONDAYS = {
+    "name": "Monday follow-up",
+    "object": "lead",
+    "trigger": {"when": "schedule", "days": ["monday"], "at": "09:00",
+                "condition": 'lead.country == "FR"'},
+    "templates": {"hello": {"subject": "Bonne semaine, {lead.name}", "body": "À lundi."}},
+    "steps": [{"id": "hello", "send_email": {"template": "hello"}}],
+}
+
+
+async def test_a_scheduled_trigger_is_a_temporal_schedule_that_enrols_what_meets_it(
+    api: Api,
+) -> None:
+    french = await new_lead(api, "ann@acme.example", country="FR")
+    await new_lead(api, "hans@acme.example", country="DE")
+    definition = await create(api, MONDAYS)
+    await publish(api, definition["id"])
+
+    schedule = api.temporal.get_schedule_handle(f"definition-{definition['id']}-schedule")
+    described = await schedule.describe()
+    [calendar] = described.schedule.spec.calendars
+    assert [(r.start, r.end) for r in calendar.day_of_week] == [(1, 1)]  # Monday
+    assert [r.start for r in calendar.hour] == [9] and [r.start for r in calendar.minute] == [0]
+    assert described.schedule.spec.time_zone_name == "Europe/Paris"  # the office calendar's
+
+    await schedule.trigger()  # as Monday 9:00 would
+    [enrolled] = await eventually(lambda: enrolments_of(api, french["id"]))
+    assert enrolled.definition_id == definition["id"]
+    await eventually(lambda: [m for m in api.mail.to("ann@acme.example")
+                              if m.subject == "Bonne semaine, Zoé"])
+    await schedule.trigger()  # the next Monday: enrolled once, and the German lead never
+    runs = await eventually(lambda: _finished_runs(api, definition["id"], 2))
+    assert sorted(runs) == [0, 1]
+    async with api.sessions() as session:
+        assert await session.scalar(select(func.count(Enrolment.id))) == 1
+
+    archived = await api.call("POST", f"/workflow-definitions/{definition['id']}/archive",
+                              "admin")
+    assert archived.status_code == 200, archived.text
+    with pytest.raises(RPCError):
+        await schedule.describe()
+
+
+async def _finished_runs(api: Api, definition_id: int, count: int) -> list[int] | None:
+    """What each finished scheduled run enrolled, once ``count`` have finished."""
+    found = []
+    async for run in api.temporal.list_workflows(
+            f"WorkflowType = 'ScheduledEnrolments' AND ExecutionStatus = 'Completed' AND "
+            f"WorkflowId STARTS_WITH 'definition-{definition_id}-schedule'"):
+        found.append(await api.temporal.get_workflow_handle(
+            run.id, run_id=run.run_id).result())
+    return found if len(found) >= count else None
+
+
+async def test_publishing_a_version_without_the_schedule_removes_it(api: Api) -> None:
+    definition = await create(api, MONDAYS)
+    await publish(api, definition["id"])
+    manual = {**MONDAYS, "trigger": {"when": "manual"}}
+    redrafted = await api.call("PUT", f"/workflow-definitions/{definition['id']}/draft",
+                               "admin", json={"definition": manual})
+    assert redrafted.status_code == 200, redrafted.text
+    await publish(api, definition["id"])
+    with pytest.raises(RPCError):
+        await api.temporal.get_schedule_handle(
+            f"definition-{definition['id']}-schedule").describe()

@@ -19,6 +19,8 @@ FIND_PERSON = "find_person"
 """Who a step is for: the object's owner, its team's manager, or one chosen in its team."""
 RECORD_ENROLMENT = "record_enrolment"
 """Where the enrolment stands: the step it entered, or how it ended."""
+ENROL_SCHEDULED = "enrol_scheduled"
+"""A scheduled trigger's run: enrol the objects that meet the definition's condition now."""
 TASK_OPEN = "task_open"
 """Whether a task a step made is still open (a read: before each of its reminders)."""
 CALL_WEBHOOK = "call_webhook"
@@ -32,6 +34,11 @@ OWN_MESSAGE = "own_message"
 
 def workflow_id(definition_id: int, object_type: str, object_id: int) -> str:
     return f"definition-{definition_id}-{object_type}-{object_id}"
+
+
+def schedule_id(definition_id: int) -> str:
+    """The Temporal Schedule of a definition with a scheduled trigger."""
+    return f"definition-{definition_id}-schedule"
 
 
 @dataclass

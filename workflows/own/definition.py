@@ -32,7 +32,10 @@ STEP_KINDS = ("send_email", "wait", "wait_for", "branch", "task", "approval", "n
               "go_to", "end")
 WAITING_KINDS = ("wait", "wait_for", "approval")
 """A loop must pass through one of these: a feedback loop waits, it never spins."""
-TRIGGERS = ("manual", "created", "status", "event")
+TRIGGERS = ("manual", "created", "status", "event", "schedule")
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+"""The days a scheduled trigger may run on (every day when it names none)."""
+_AT = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 ASSIGNMENTS = ("owner", "round_robin", "least_loaded", "manager")
 RECIPIENTS = ("owner", "manager")
 TIMEOUT_RULES = ("approve", "reject", "escalate")
@@ -65,6 +68,18 @@ class Trigger:
     status: str | None = None
     event: str | None = None
     condition: str | None = None
+    days: list[str] | None = None
+    """A scheduled trigger's days (:data:`DAYS`; every day when None)."""
+    at: str | None = None
+    """A scheduled trigger's time of day, ``09:00``, in its calendar's time zone."""
+    calendar: str | None = None
+    """The named calendar whose time zone a schedule keeps (the policy's ``office`` when
+    None)."""
+
+    def time_of_day(self) -> tuple[int, int] | None:
+        """``at`` as (hour, minute); None when it is not a time of day."""
+        match = _AT.match(self.at or "")
+        return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 @dataclass
@@ -240,7 +255,9 @@ def read(data: Mapping[str, Any]) -> Definition:
         description=str(data.get("description", "")),
         steps=[_step(raw, index) for index, raw in enumerate(steps)],
         trigger=Trigger(when=str(trigger.get("when", "manual")), status=trigger.get("status"),
-                        event=trigger.get("event"), condition=trigger.get("condition")),
+                        event=trigger.get("event"), condition=trigger.get("condition"),
+                        days=trigger.get("days"), at=trigger.get("at"),
+                        calendar=trigger.get("calendar")),
         goal=Goal(goal.get("condition"), goal.get("event")) if goal else None,
         roles=Roles(**{k: list(v) for k, v in roles.items()}),
         templates={name: Template(str(t.get("subject", "")), str(t.get("body", "")))

@@ -13,6 +13,7 @@ from workflows.own.contracts import webhook_host_allowed
 from workflows.own.definition import (
     ANSWER_TYPES,
     ASSIGNMENTS,
+    DAYS,
     RECIPIENTS,
     STEP_ID,
     STEP_KINDS,
@@ -21,6 +22,7 @@ from workflows.own.definition import (
     WAITING_KINDS,
     Definition,
     Step,
+    Trigger,
     placeholders,
 )
 from workflows.own.objects import OBJECTS
@@ -103,6 +105,7 @@ def _trigger_and_goal(d: Definition, c: Catalogue) -> Iterator[Problem]:
     if trigger.condition:
         yield from (Problem(None, f"trigger.condition: {m}")
                     for m in _expression(d, trigger.condition))
+    yield from (Problem(None, f"trigger.{m}") for m in _schedule(trigger, c))
     if d.goal:
         if not d.goal.condition and not d.goal.event:
             yield Problem(None, "goal: a goal is a condition or an event")
@@ -240,6 +243,27 @@ def _cycles(edges: dict[str, list[str]]) -> Iterator[list[str]]:
     for group in groups:
         if len(group) > 1 or group[0] in edges.get(group[0], []):
             yield sorted(group, key=order.index)
+
+
+def _schedule(t: Trigger, c: Catalogue) -> Iterator[str]:
+    if t.when != "schedule":
+        for key in ("days", "at", "calendar"):
+            if getattr(t, key) is not None:
+                yield f"{key}: only a scheduled trigger (when: schedule) has {key}"
+        return
+    if not t.condition:
+        yield ("condition: a scheduled trigger enrols the objects that meet its condition: "
+               "it needs one")
+    if t.at is None:
+        yield "at: a scheduled trigger runs at a time of day (at: 09:00)"
+    elif t.time_of_day() is None:
+        yield f"at: {t.at!r} is not a time of day (write 09:00)"
+    for day in t.days or []:
+        if day not in DAYS:
+            yield f"days: {day!r} is not a day ({', '.join(DAYS)})"
+    if (t.calendar or "office") not in c.calendars:
+        yield (f"calendar: no calendar {t.calendar or 'office'!r} (calendars: "
+               f"{', '.join(sorted(c.calendars)) or 'none'})")
 
 
 def _not_an_object(s: Step) -> Iterator[str]:

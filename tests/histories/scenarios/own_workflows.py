@@ -13,6 +13,7 @@ from tests import factories
 from tests.histories.world import Scenario, World
 from tests.workflows.own import ENTERPRISE_FR, LOOP, enrolled, published
 from workflows.own.interpreter import ApprovalDecision, OwnWorkflow
+from workflows.own.scheduled import ScheduledEnrolments, ScheduledRun
 
 DAY = timedelta(days=1)
 
@@ -57,8 +58,33 @@ async def quote_rule_reminded_then_rejected(world: World) -> WorkflowHandle:
     return handle
 
 
+SCHEDULED = """
+name: Monday follow-up
+object: lead
+trigger: {when: schedule, days: [monday], at: "09:00", condition: 'lead.country == "FR"'}
+templates:
+  hello: {subject: "Bonne semaine, {lead.name}", body: "À lundi."}
+steps:
+  - {id: hello, send_email: {template: hello}}
+"""
+
+
+async def scheduled_run_enrols_the_french_lead(world: World) -> WorkflowHandle:
+    """A scheduled trigger's run (started as its Temporal Schedule starts it)."""
+    team = world.team
+    for country in ("FR", "DE"):
+        await factories.lead(world.sessions, team_id=team.rep.team_id, country=country)
+    definition = await published(world, SCHEDULED, team.admin)
+    handle = await world.env.client.start_workflow(
+        ScheduledEnrolments.run, ScheduledRun(definition.id),
+        id=f"definition-{definition.id}-schedule-run", task_queue=world.task_queue)
+    assert await handle.result() == 1
+    return handle
+
+
 SCENARIOS: dict[str, Scenario] = {
     "enterprise-lead-escalated": enterprise_lead_escalated,
     "white-paper-loop-then-downloaded": white_paper_loop_then_downloaded,
     "quote-rule-reminded-then-rejected": quote_rule_reminded_then_rejected,
+    "scheduled-run-enrols-the-french-lead": scheduled_run_enrols_the_french_lead,
 }
