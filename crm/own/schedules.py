@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     Client,
+    RPCTimeoutOrCancelledError,
     Schedule,
     ScheduleActionStartWorkflow,
     ScheduleCalendarSpec,
@@ -75,12 +76,12 @@ async def keep(client: Client, settings: Settings, definition_id: int,
                 if error.status != RPCStatusCode.NOT_FOUND:
                     raise
                 await client.create_schedule(schedule_id(definition_id), new)
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND and not wanted:
+    except (RPCError, RPCTimeoutOrCancelledError) as error:
+        if isinstance(error, RPCError) and error.status == RPCStatusCode.NOT_FOUND \
+                and not wanted:
             return  # no schedule to remove
         raise ServiceUnavailable(f"the schedule of workflow definition {definition_id} "
-                                 f"could not be kept (Temporal does not answer: "
-                                 f"{error.message})") from error
+                                 f"could not be kept: Temporal does not answer") from error
 
 
 async def follow(session: AsyncSession, row: WorkflowDefinition, before: Definition | None,

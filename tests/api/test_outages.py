@@ -328,3 +328,33 @@ async def test_a_sql_mistake_on_sqlite_stays_500(sqlite_url: str) -> None:
 
     assert await _status_when(mistake) == 500
     await engine.dispose()
+
+
+async def test_a_scheduled_trigger_with_temporal_cut_is_503_and_publishes_nothing(
+    temporal_outage: Outage,
+) -> None:
+    """Its schedule cannot be kept: the version is not published. A definition without a
+    schedule publishes all the same."""
+    assert temporal_outage.temporal is not None
+    manual = {"name": "Hello", "object": "lead",
+              "templates": {"hi": {"subject": "Hi", "body": "Hello."}},
+              "steps": [{"id": "hi", "send_email": {"template": "hi"}}]}
+    scheduled = {**manual, "name": "Mondays", "trigger": {
+        "when": "schedule", "at": "09:00", "condition": 'lead.country == "FR"'}}
+    ids = []
+    for document in (manual, scheduled):
+        created = await temporal_outage.call("POST", "/workflow-definitions", "admin",
+                                             json={"definition": document})
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+    await temporal_outage.temporal.cut()
+    refused = await asyncio.wait_for(temporal_outage.call(
+        "POST", f"/workflow-definitions/{ids[1]}/publish", "admin"), 30)
+    assert_unavailable(refused, "Temporal", temporal_outage)
+    published = await temporal_outage.call("POST", f"/workflow-definitions/{ids[0]}/publish",
+                                           "admin")
+    assert published.status_code == 200, published.text
+    temporal_outage.temporal.restore()
+    unchanged = (await temporal_outage.call("GET", f"/workflow-definitions/{ids[1]}",
+                                            "admin")).json()
+    assert (unchanged["status"], unchanged["active_version"]) == ("draft", None)
