@@ -143,16 +143,22 @@ async def scheduled(*, session: AsyncSession, row: WorkflowDefinition,
                     policies: Policies) -> list[Enrolled]:
     """A scheduled trigger's run: enrol every object of the definition's kind that meets
     its condition and is not enrolled (lowest ids first, at most the policy's
-    ``max_enrolments``: the next run takes the rest). Nothing when the definition is no
-    longer active with a scheduled trigger; the caller commits, then launches."""
+    ``max_enrolments``: the next run takes the rest); those enrolled are not read again.
+    Nothing when the definition is no longer active with a scheduled trigger; the caller
+    commits, then launches."""
     definition = await definitions.active(session=session, row=row) \
         if row.status == "active" else None
     if definition is None or definition.trigger.when != "schedule":
         return []
     model: Any = own.MODELS[row.object_type]
     calendars = reading.calendars(policies, utcnow().year)
+    taken = select(Enrolment.object_id).where(
+        Enrolment.definition_id == row.id, Enrolment.object_type == row.object_type)
+    if definition.re_enrol:  # once ended, again
+        taken = taken.where(Enrolment.status == "running")
     enrolled: list[Enrolled] = []
-    for object_id in await session.scalars(select(model.id).order_by(model.id)):
+    for object_id in await session.scalars(
+            select(model.id).where(model.id.not_in(taken)).order_by(model.id)):
         if len(enrolled) >= policies.own_workflows.max_enrolments:
             log.warning("a scheduled run enrolled as many as one may", definition_id=row.id)
             break
