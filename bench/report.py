@@ -79,8 +79,10 @@ class Report:
         }
 
 
-def _number(value: float | None, digits: int = 3) -> float | None:
-    return None if value is None or math.isnan(value) else round(value, digits)
+def _number(value: float | None, digits: int = 6) -> float | None:
+    """The figure to ``digits`` significant digits: rounding to decimal places lost a small
+    figure's precision (a bare 0.0115 s kept as 0.012), so its ratio no longer matched."""
+    return None if value is None or math.isnan(value) else float(f"{value:.{digits}g}")
 
 
 def _row_json(row: Row) -> dict[str, Any]:
@@ -97,7 +99,7 @@ def _distribution_json(d: Distribution) -> dict[str, Any]:
     summary: dict[str, Any] = {"measure": d.measure, "database": d.database, "side": d.side,
                                "series": d.series, "count": len(d.seconds)}
     for p in (50, 90, 99, 100):
-        summary[f"p{p}_ms"] = _number(percentile(d.seconds, p) * 1000, 1)
+        summary[f"p{p}_ms"] = _number(percentile(d.seconds, p) * 1000, 4)
     return summary
 
 
