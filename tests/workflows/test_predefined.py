@@ -31,23 +31,29 @@ SAME_EMAIL = {"another_case_study": "case_study", "offer": "promotional_offer",
 """The definition's steps that send one of the built-in emails under another name."""
 
 
-async def emails_sent(handle: WorkflowHandle[Any, Any]) -> list[tuple[str, timedelta]]:
-    """Each email the run asked for to its lead, by its built-in name, with when (from its
-    start, to the minute)."""
+async def emails_asked(handle: WorkflowHandle[Any, Any]) -> list[tuple[EmailToSend, timedelta]]:
+    """Each email the run asked for, with when (from its start)."""
     history = await handle.fetch_history()
     start = history.events[0].event_time.ToDatetime()
     found = []
     for event in history.events:
         scheduled = event.activity_task_scheduled_event_attributes
-        if not event.HasField("activity_task_scheduled_event_attributes") or (
-                scheduled.activity_type.name != SEND_EMAIL):
-            continue
-        [email] = pydantic_data_converter.payload_converter.from_payloads(
-            list(scheduled.input.payloads), [EmailToSend])
+        if event.HasField("activity_task_scheduled_event_attributes") and (
+                scheduled.activity_type.name == SEND_EMAIL):
+            [email] = pydantic_data_converter.payload_converter.from_payloads(
+                list(scheduled.input.payloads), [EmailToSend])
+            found.append((email, event.event_time.ToDatetime() - start))
+    return found
+
+
+async def emails_sent(handle: WorkflowHandle[Any, Any]) -> list[tuple[str, timedelta]]:
+    """Each email the run asked for to its lead, by its built-in name, with when (from its
+    start, to the minute)."""
+    found = []
+    for email, at in await emails_asked(handle):
         if email.to not in LEADS:
             continue  # the rep told of an interested lead
         name = re.sub(r"(_\d+)$|:\d+$", "", email.purpose)
-        at = event.event_time.ToDatetime() - start
         found.append((SAME_EMAIL.get(name, name), timedelta(minutes=round(at / MINUTE))))
     return found
 
@@ -117,16 +123,8 @@ async def test_a_download_during_the_wait_leads_to_the_demo_as_the_built_in_does
 
 async def approval_emails(handle: WorkflowHandle[Any, Any]) -> list[tuple[str, str, timedelta]]:
     """Each email of the approval: to whom, which (request, reminder n, decided), when."""
-    history = await handle.fetch_history()
-    start = history.events[0].event_time.ToDatetime()
     found = []
-    for event in history.events:
-        scheduled = event.activity_task_scheduled_event_attributes
-        if not event.HasField("activity_task_scheduled_event_attributes") or (
-                scheduled.activity_type.name != SEND_EMAIL):
-            continue
-        [email] = pydantic_data_converter.payload_converter.from_payloads(
-            list(scheduled.input.payloads), [EmailToSend])
+    for email, at in await emails_asked(handle):
         # Built-in: submission_1:pending_approval:approval_reminder:2:7, submission_1:decided;
         # the definition's: approval:1:asked:2:7, tell_approved:1.
         parts = email.purpose.split(":")
@@ -137,7 +135,6 @@ async def approval_emails(handle: WorkflowHandle[Any, Any]) -> list[tuple[str, s
             kind = f"reminder {reminder}" if reminder else "request"
         else:
             continue  # the built-in's later emails (the outcome, the quote sent)
-        at = event.event_time.ToDatetime() - start
         found.append((email.to, kind, timedelta(minutes=round(at / MINUTE))))
     return sorted(found, key=lambda e: (e[2], e[1], e[0]))
 
