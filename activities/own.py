@@ -1,7 +1,8 @@
 """The activities of your own workflows: read the enrolled object, find the person a step
 is for, see whether a task is still open, record where the enrolment stands, enrol what a
-scheduled trigger's run finds. Emails and
-tasks use the shared activities."""
+scheduled trigger's run finds, and the steps that change the CRM (a status asked of the
+object's process, a field, a ticket opened: ``crm.own.steps``). Emails and tasks use the
+shared activities."""
 
 from __future__ import annotations
 
@@ -9,19 +10,26 @@ from temporalio import activity
 
 from activities.crm_db import Enrolling
 from crm import db, launcher
-from crm.own import definitions, enrolments
+from crm.own import definitions, enrolments, steps
 from crm.repo import own, starts, tasks
 from workflows.contracts import Person
 from workflows.own.contracts import (
     ENROL_SCHEDULED,
     FIND_PERSON,
+    OPEN_TICKET,
     READ_OBJECT,
     RECORD_ENROLMENT,
+    SET_FIELD,
+    SET_STATUS,
     TASK_OPEN,
     EnrolmentProgress,
+    FieldToSet,
     ObjectFields,
     ObjectToRead,
     PersonToFind,
+    StatusToSet,
+    StepDone,
+    TicketToOpen,
 )
 
 
@@ -29,14 +37,38 @@ class OwnWorkflowActivities:
     def __init__(self, sessions: db.Sessions, enrolling: Enrolling | None = None) -> None:
         self.sessions = sessions
         self.enrolling = enrolling
-        """The Temporal client a scheduled run starts the enrolments it records with."""
+        """The Temporal client a scheduled run starts the enrolments it records with, and
+        the steps that ask other processes or start them."""
+
+    def _outside(self) -> Enrolling:
+        assert self.enrolling is not None, "the worker gives these activities a client"
+        return self.enrolling
+
+    @activity.defn(name=SET_STATUS)
+    async def set_status(self, change: StatusToSet) -> StepDone:
+        outside = self._outside()
+        async with self.sessions() as session:
+            return await steps.set_status(session, outside.client, outside.settings, change)
+
+    @activity.defn(name=SET_FIELD)
+    async def set_field(self, change: FieldToSet) -> StepDone:
+        outside = self._outside()
+        async with self.sessions() as session:
+            return await steps.set_field(session, outside.client, outside.settings,
+                                         outside.policies.current(), change)
+
+    @activity.defn(name=OPEN_TICKET)
+    async def open_ticket(self, opening: TicketToOpen) -> StepDone:
+        outside = self._outside()
+        async with self.sessions() as session:
+            return await steps.open_ticket(session, outside.client, outside.settings,
+                                           outside.policies.current(), opening)
 
     @activity.defn(name=ENROL_SCHEDULED)
     async def enrol_scheduled(self, definition_id: int) -> int:
         """Enrol what meets the definition's condition now (recorded, committed, then
         started; what an earlier attempt recorded but did not start is started first)."""
-        assert self.enrolling is not None
-        client, settings = self.enrolling.client, self.enrolling.settings
+        client, settings = self._outside().client, self._outside().settings
         async with self.sessions() as session:
             prefix = f"definition-{definition_id}-"
             for start in await starts.pending(session=session):
@@ -44,7 +76,7 @@ class OwnWorkflowActivities:
                     await launcher.launch(session, client, settings, start)
             row = await definitions.get(session=session, definition_id=definition_id)
             made = await enrolments.scheduled(session=session, row=row,
-                                              policies=self.enrolling.policies.current())
+                                              policies=self._outside().policies.current())
             await session.commit()
             await enrolments.launch(session, client, settings, made)
         return len(made)

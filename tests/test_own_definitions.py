@@ -208,6 +208,40 @@ UNREACHABLE["steps"].insert(3, {"id": "stop", "end": {}})
     (changed(trigger={"when": "status", "status": "sold"}),
      "trigger.status: a lead has no status 'sold'"),
     (changed(roles={"enrol": ["sales_manager", "pilot"]}), "roles: no role 'pilot'"),
+    (with_step(3, {"id": "done", "set_status": {"status": "won"}}),
+     "step 'done': status: a step may ask a lead's process for qualified or disqualified, "
+     "not 'won'"),
+    (with_step(3, {"id": "done", "set_status": {"status": "qualified",
+                                                "on_refused": "nowhere"}}),
+     "step 'done': on_refused: no step 'nowhere'"),
+    (with_step(3, {"id": "done", "set_status": {"status": "qualified",
+                                                "reason": "{lead.mood}"}}),
+     "step 'done': reason: {lead.mood}: a lead has no such field"),
+    (with_step(3, {"id": "done", "set_field": {"field": "status", "value": "won"}}),
+     "step 'done': field: a step may set a lead's need, budget, company, not "
+     "'status'"),
+    (with_step(3, {"id": "done", "set_field": {"field": "budget", "value": "a lot"}}),
+     "step 'done': value: budget is a number; 'a lot' is not"),
+    (with_step(3, {"id": "done", "set_field": {"field": "budget", "value": True}}),
+     "step 'done': value: budget is a number; True is not"),
+    (with_step(3, {"id": "done", "set_field": {"field": "company", "value": "x" * 201}}),
+     "step 'done': value: company holds at most 200 characters"),
+    (with_step(3, {"id": "done", "set_field": {"field": "need"}}),
+     "step 'done': steps.3.set_field: 'value' is a required property"),
+    (with_step(3, {"id": "done", "start_process": {"process": "lead_to_sale",
+                                                   "subject": "x"}}),
+     "step 'done': steps.3.start_process.process: 'lead_to_sale' is not one of"),
+    (with_step(3, {"id": "done", "start_process": {"process": "support_ticket",
+                                                   "subject": "x", "category": "gossip"}}),
+     "step 'done': category: no ticket category 'gossip' (billing, complaint, general, "
+     "legal, technical)"),
+    (with_step(3, {"id": "done", "start_process": {"process": "support_ticket",
+                                                   "subject": "Hi {lead.shoe_size}"}}),
+     "step 'done': subject: {lead.shoe_size}: a lead has no such field"),
+    (changed(trigger={"when": "field_set", "field": "shoe_size"}),
+     "trigger.field: a lead has no field 'shoe_size'"),
+    (changed(trigger={"when": "created", "field": "budget"}),
+     "trigger.field: only a field_set trigger names a field"),
     (changed(goal={"condition": "lead.status = 'won'"}),
      "goal.condition: unexpected '=' (at character 13)"),
 ])
@@ -230,3 +264,18 @@ def test_an_email_to_an_object_without_an_address_is_refused() -> None:
     data["steps"][2] = {"id": "call", "task": {"title": "Call", "assign": "owner"}}
     assert refusals(data) == [
         "step 'welcome': a quote has no email address of its own: notify its owner instead"]
+
+
+def test_statuses_and_fields_of_objects_no_step_may_set_are_refused() -> None:
+    data = changed(object="quote", trigger={"when": "manual"})
+    data.pop("goal")
+    data["templates"] = {}
+    data["steps"] = [{"id": "lock", "set_status": {"status": "approved"}},
+                     {"id": "more", "set_field": {"field": "discount_pct", "value": 30}},
+                     {"id": "help", "start_process": {"process": "support_ticket",
+                                                        "subject": "Quote {quote.id}"}}]
+    assert refusals(data) == [
+        "step 'lock': status: a quote's statuses are its process's own: no step sets them",
+        "step 'more': field: a quote's fields are its process's own: no step sets them",
+        "step 'help': a quote has no person of its own to open a ticket for (it follows "
+        "lead, account, ticket)"]

@@ -74,6 +74,9 @@ def activities(
         own.enrol_scheduled,
         own.find_person,
         own.record_enrolment,
+        own.set_status,
+        own.set_field,
+        own.open_ticket,
         webhooks.call_webhook,
     ]
 

@@ -30,6 +30,7 @@ from api.schemas import Out, StatusChangeOut
 from crm import launcher
 from crm.errors import Conflict, CrmError, MissingInformation
 from crm.models import Account, Contact, Lead, ProcessStart, Quote, User
+from crm.own import enrolments
 from crm.repo import history, leads, quotes, starts
 from crm.settings import Settings
 from workflows.quote_approval import CustomerResponse, ManagerDecision, QuoteApproval, QuoteSending
@@ -219,9 +220,14 @@ async def get_quote(quote: QuoteDep, session: SessionDep) -> Any:
 
 
 @router.patch("/quotes/{quote_id}", response_model=QuoteOut)
-async def change_quote(quote: QuoteToChange, body: QuotePatch, session: SessionDep) -> Any:
-    """Only the author changes a quote, and only a draft or a rejected one."""
+async def change_quote(quote: QuoteToChange, body: QuotePatch, session: SessionDep,
+                       client: TemporalDep, state: StateDep, policies: PoliciesDep) -> Any:
+    """Only the author changes a quote, and only a draft or a rejected one. A workflow of
+    your own triggered by a field it changes (``field_set``) enrols the quote."""
     _only_editable(quote)
+    changed = [name for name, value in (("discount_pct", body.discount_pct),
+                                        ("currency", body.currency))
+               if value is not None and getattr(quote, name) != value]
     if body.contact_id is not None:
         await _check_contact(session, body.contact_id, quote.account_id)
         quote.contact_id = body.contact_id
@@ -231,6 +237,12 @@ async def change_quote(quote: QuoteToChange, body: QuotePatch, session: SessionD
         quote.discount_pct = body.discount_pct
     if body.currency is not None:
         quote.currency = body.currency
+    enrolled = [made for name in changed for made in await enrolments.automatic(
+        session=session, object_type="quote", object_id=quote.id, when="field_set",
+        field=name, policies=policies)]
+    await session.commit()
+    await enrolments.after_change(session, client, state.settings, "quote", quote.id,
+                                  enrolled, marks=state.start_marks)
     return await _fresh(session, quote.id)
 
 

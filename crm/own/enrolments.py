@@ -29,7 +29,7 @@ from crm.start_marks import StartMarks
 from workflows.business_time import Calendar
 from workflows.own import expressions
 from workflows.own.contracts import EnrolmentInput, ObjectFields, typed, workflow_id
-from workflows.own.definition import Definition
+from workflows.own.definition import Definition, Trigger
 from workflows.own.interpreter import OwnWorkflow
 from workflows.registry import OWN_WORKFLOW
 
@@ -116,18 +116,17 @@ async def launch(session: AsyncSession, client: Client, settings: Settings,
 
 async def automatic(*, session: AsyncSession, object_type: str, object_id: int,
                     when: str, policies: Policies, status: str | None = None,
-                    event: str | None = None) -> list[Enrolled]:
+                    event: str | None = None, field: str | None = None) -> list[Enrolled]:
     """Enrol the object in every active definition this happening triggers (``created``,
-    ``status`` to ``status``, ``event``) whose condition it meets; the caller commits with
-    the happening and launches after."""
+    ``status`` to ``status``, ``field_set`` of ``field``, ``event``) whose condition it
+    meets; the caller commits with the happening and launches after."""
     enrolled = []
     for row in await definitions.listing(session=session, object_type=object_type,
                                          status="active"):
         definition = await definitions.active(session=session, row=row)
         trigger = definition.trigger if definition else None
-        if trigger is None or trigger.when != when or (when == "status" and
-                                                        trigger.status != status) or (
-                when == "event" and trigger.event != event):
+        if trigger is None or trigger.when != when or not _names(trigger, status, event,
+                                                                  field):
             continue
         try:
             await _eligible(session, row, definition, object_id)  # type: ignore[arg-type]
@@ -137,6 +136,14 @@ async def automatic(*, session: AsyncSession, object_type: str, object_id: int,
                                       object_id, reading.calendars(policies, utcnow().year),
                                       None))
     return enrolled
+
+
+def _names(trigger: Trigger, status: str | None, event: str | None,
+           field: str | None) -> bool:
+    """Whether a trigger of this kind names this happening's status, event or field."""
+    named = {"status": (trigger.status, status), "event": (trigger.event, event),
+             "field_set": (trigger.field, field)}.get(trigger.when)
+    return named is None or named[0] == named[1]
 
 
 async def scheduled(*, session: AsyncSession, row: WorkflowDefinition,
@@ -198,6 +205,21 @@ async def tell(*, session: AsyncSession, client: Client, settings: Settings,
                                          f"(Temporal does not answer)") from error
             log.info("enrolment ended before it was told", workflow_id=enrolment.workflow_id)
     return told
+
+
+async def after_change(session: AsyncSession, client: Client, settings: Settings,
+                       object_type: str, object_id: int, enrolled: list[Enrolled],
+                       marks: StartMarks | None = None) -> None:
+    """Once a change to an object is committed: start the enrolments it triggered and tell
+    the object's running ones. Temporal away does not undo the change: the starts stay
+    pending (made by a retry or ``crmflow processes repair``), and it is logged."""
+    try:
+        await launch(session, client, settings, enrolled, marks)
+        await tell(session=session, client=client, settings=settings,
+                   object_type=object_type, object_id=object_id)
+    except ServiceUnavailable as error:
+        log.warning("a change's enrolments could not be told", object_type=object_type,
+                    object_id=object_id, error=str(error))
 
 
 async def get(*, session: AsyncSession, enrolment_id: int) -> Enrolment:

@@ -15,7 +15,7 @@ import yaml
 from crm.policies import Policies
 from workflows.business_time import Calendar
 from workflows.lead_to_sale import TRANSITIONS as LEAD_TRANSITIONS
-from workflows.own.definition import Definition, DefinitionError, read
+from workflows.own.definition import STEP_KINDS, Definition, DefinitionError, read
 from workflows.own.validation import Catalogue, Problem, problems
 from workflows.roles import Role
 
@@ -96,8 +96,8 @@ def _closest(error: jsonschema.ValidationError) -> list[jsonschema.ValidationErr
 
 def _message(error: jsonschema.ValidationError) -> str:
     if error.validator == "oneOf":
-        return ("a step has an id and exactly one kind: send_email, wait, wait_for, branch, "
-                "task, approval, notify, webhook, go_to or end, with its settings")
+        return (f"a step has an id and exactly one kind: {', '.join(STEP_KINDS[:-1])} or "
+                f"{STEP_KINDS[-1]}, with its settings")
     if error.validator == "pattern" and "[mhdw]" in str(error.validator_value):
         return f"{error.instance!r} is not a duration (write 90m, 5h, 2d or 1w)"
     if error.validator == "pattern" and "[0-5]" in str(error.validator_value):
@@ -118,6 +118,7 @@ def catalogue(policies: Policies) -> Catalogue:
         max_loops=policy.max_loops,
         events=dict(EVENTS),
         webhook_hosts=frozenset(policy.webhook_hosts),
+        ticket_categories=frozenset(policies.support.categories),
     )
 
 

@@ -358,3 +358,64 @@ async def test_publishing_a_version_without_the_schedule_removes_it(api: Api) ->
     with pytest.raises(RPCError):
         await api.temporal.get_schedule_handle(
             f"definition-{definition['id']}-schedule").describe()
+
+
+DISCOUNT_WATCH = {
+    "name": "Large discount watch",
+    "object": "quote",
+    "trigger": {"when": "field_set", "field": "discount_pct",
+                "condition": "quote.discount_pct > 30"},
+    "templates": {"watch": {"subject": "Quote {quote.id}: {quote.discount_pct} % off",
+                            "body": "Have a look before it is submitted."}},
+    "steps": [{"id": "watch", "notify": {"to": "manager", "template": "watch"}}],
+}
+
+
+async def test_a_field_changed_by_its_author_enrols_the_quote_in_the_workflow_it_triggers(
+    api: Api,
+) -> None:
+    definition = await create(api, DISCOUNT_WATCH)
+    await publish(api, definition["id"])
+    lead = await factories.qualified_lead(api.sessions, api.team.rep)
+    quote = await factories.quote(api.sessions, lead, api.team.rep, discount_pct="10")
+
+    small = await api.call("PATCH", f"/quotes/{quote.id}", "rep", json={"currency": "EUR",
+                                                                       "discount_pct": 20})
+    assert small.status_code == 200, small.text
+    large = await api.call("PATCH", f"/quotes/{quote.id}", "rep", json={"discount_pct": 35})
+    assert large.status_code == 200, large.text
+    [watch] = await eventually(lambda: api.mail.to(api.team.manager.email))
+    assert watch.subject == f"Quote {quote.id}: 35 % off"
+    [enrolment] = (await api.call("GET", f"/workflow-definitions/{definition['id']}/"
+                                  "enrolments", "admin")).json()
+    assert enrolment["object_id"] == quote.id  # once: 20 % did not meet the condition
+
+
+STATUS_STEP = {
+    "name": "Close the quiet leads",
+    "object": "lead",
+    "steps": [{"id": "close", "set_status": {"status": "disqualified",
+                                             "reason": "{lead.name} never answered"}}],
+}
+
+
+async def test_a_status_step_is_asked_of_the_lead_process_and_shown_on_the_enrolment(
+    api: Api,
+) -> None:
+    definition = await create(api, STATUS_STEP, who="manager")
+    await publish(api, definition["id"], who="manager")
+    lead = await new_lead(api, "quiet@acme.example")
+    [enrolment] = (await api.call("POST", f"/workflow-definitions/{definition['id']}/enrol",
+                                  "manager", json={"object_ids": [lead["id"]]})).json()
+
+    async def ended() -> Any:
+        found = (await api.call("GET", f"/enrolments/{enrolment['id']}", "admin")).json()
+        return found if found["status"] != "running" else None
+
+    seen = await eventually(ended)
+    assert seen["status"] == "completed"
+    assert seen["steps"][0]["note"] == (f"lead {lead['id']} is disqualified, asked of its "
+                                        f"process on the word of {api.team.manager.name}")
+    detail = (await api.call("GET", f"/leads/{lead['id']}", "admin")).json()
+    assert detail["status"] == "disqualified"
+    assert detail["history"][-1]["reason"] == "Zoé never answered"

@@ -108,19 +108,21 @@ POLL = 1.5
 
 NURTURING = ["welcome", "case_study", "white_paper", "case_study_2", "promotional_offer"]
 OWN_WORKFLOW = {
-    "name": "Fault drill: welcome, call, a minute, goodbye",
+    "name": "Fault drill: welcome, call, a note, a minute, goodbye",
     "object": "lead",
     "trigger": {"when": "created"},
     "templates": {"hello": {"subject": "Hello {lead.name}", "body": "Glad you came."},
                   "bye": {"subject": "Goodbye {lead.name}", "body": "A minute later."}},
     "steps": [{"id": "hello", "send_email": {"template": "hello"}},
               {"id": "call", "task": {"title": "Call {lead.name}", "assign": "owner"}},
+              {"id": "note", "set_field": {"field": "company", "value": "Fault drill"}},
               {"id": "pause", "wait": {"for": "1m"}},
               {"id": "bye", "send_email": {"template": "bye"}}],
 }
 """Your own workflow every new lead of a drill is enrolled in (``Workload.own_workflow``):
-an email, a task, a durable wait and an email, each to happen exactly once."""
-OWN_STEPS = ["hello", "call", "pause", "bye"]
+an email, a task, a field written, a durable wait and an email, each to happen exactly
+once."""
+OWN_STEPS = ["hello", "call", "note", "pause", "bye"]
 LADDER = ["level_1", "level_2", "level_3"]
 
 

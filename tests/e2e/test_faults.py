@@ -123,6 +123,7 @@ async def test_a_storm_of_worker_kills_loses_and_doubles_nothing(stack: FaultSta
     found = await audit(stack, workload, await stack.client(), timeout=AUDIT_WAIT)
     enrolments = [await workload.api.get(f"/enrolments/{e.object_id}", "admin")
                   for e in workload.expected.values() if e.object_type == "enrolment"]
+    leads = [await workload.api.get(f"/leads/{e['object_id']}", "admin") for e in enrolments]
     await workload.api.close()
     report(found.summary(
         "worker SIGKILL storm",
@@ -132,9 +133,10 @@ async def test_a_storm_of_worker_kills_loses_and_doubles_nothing(stack: FaultSta
     assert sum(found.processes.values()) >= 100
     assert mid_send >= 1, "no worker died in the middle of sending"
     assert found.processes["enrolment"] == found.processes["lead"]
-    for enrolment in enrolments:
+    for enrolment, lead in zip(enrolments, leads, strict=True):
         assert ([s["step"] for s in enrolment["steps"]], len(enrolment["tasks"])) == (
             OWN_STEPS, 1), enrolment
+        assert lead["company"] == "Fault drill", lead  # the set_field step's write
 
 
 async def test_temporal_killed_and_restarted_on_its_file_every_process_resumes(

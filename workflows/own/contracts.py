@@ -28,6 +28,14 @@ CALL_WEBHOOK = "call_webhook"
 WEBHOOK_REFUSED = "WebhookRefused"
 """The error of a webhook call that is never tried again: a host not allowed, an address on
 a private network, no signing secret, an answer 4xx."""
+SET_STATUS = "set_status"
+"""Ask the object's own process for a status (its update, on the word of the version's
+publisher); done, or the process's refusal."""
+SET_FIELD = "set_field"
+"""Write a field a step may set; the workflows its change triggers are enrolled."""
+OPEN_TICKET = "open_ticket"
+"""Open a support ticket for the object's person and start its process (once per step and
+visit)."""
 OWN_MESSAGE = "own_message"
 """The email template that carries a definition's own subject and body."""
 
@@ -149,3 +157,48 @@ class EnrolmentProgress:
     status: str = "running"
     """``running``, or how it ended: ``completed``, ``goal_reached``, ``cancelled``."""
     note: str = ""
+
+
+@dataclass
+class StatusToSet:
+    enrolment_id: int
+    object_type: str
+    object_id: int
+    status: str
+    reason: str
+    decision: str
+    """The update's id (``<workflow id>:<step>:<visit>``): a retried activity never asks
+    twice."""
+
+
+@dataclass
+class FieldToSet:
+    enrolment_id: int
+    object_type: str
+    object_id: int
+    field: str
+    value: Any
+
+
+@dataclass
+class TicketToOpen:
+    enrolment_id: int
+    object_type: str
+    object_id: int
+    subject: str
+    body: str
+    category: str
+    priority: str
+    opening: str
+    """The same on every attempt (``<workflow id>:<step>:<visit>``): one ticket per step and
+    visit, however often the activity runs."""
+
+
+@dataclass
+class StepDone:
+    """What a CRM step led to: done, or refused (by the object's process or the CRM), with
+    the note the enrolment's history keeps either way."""
+
+    done: bool
+    note: str
+    ticket_id: int | None = None

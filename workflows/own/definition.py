@@ -29,10 +29,10 @@ from typing import Any
 from workflows.own import expressions
 
 STEP_KINDS = ("send_email", "wait", "wait_for", "branch", "task", "approval", "notify", "webhook",
-              "go_to", "end")
+              "set_status", "set_field", "start_process", "go_to", "end")
 WAITING_KINDS = ("wait", "wait_for", "approval")
 """A loop must pass through one of these: a feedback loop waits, it never spins."""
-TRIGGERS = ("manual", "created", "status", "event", "schedule")
+TRIGGERS = ("manual", "created", "status", "field_set", "event", "schedule")
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 """The days a scheduled trigger may run on (every day when it names none)."""
 _AT = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -41,6 +41,9 @@ RECIPIENTS = ("owner", "manager")
 TIMEOUT_RULES = ("approve", "reject", "escalate")
 """What an approval nobody decided in time becomes: approved or rejected by rule, or asked of
 the admins for another timeout (then rejected)."""
+PROCESSES = ("support_ticket",)
+"""The built-in processes a ``start_process`` step may start: a support ticket opened for
+the object's person."""
 ANSWER_TYPES = ("text", "number", "flag")
 """What a webhook's answer field may be read as (``answer: {score: number}``)."""
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([mhdw])$")
@@ -68,6 +71,8 @@ class Trigger:
     status: str | None = None
     event: str | None = None
     condition: str | None = None
+    field: str | None = None
+    """A ``field_set`` trigger's field: it enrols when that field changes."""
     days: list[str] | None = None
     """A scheduled trigger's days (:data:`DAYS`; every day when None)."""
     at: str | None = None
@@ -127,11 +132,25 @@ class Step:
     """An approval's ``on_timeout``: one of :data:`TIMEOUT_RULES`."""
     on_reject: str | None = None
     """Where a rejected approval goes (without it, a rejection ends the enrolment)."""
+    status: str | None = None
+    """A ``set_status`` step's status, asked of the object's own process."""
+    reason: str | None = None
+    on_refused: str | None = None
+    """Where a ``set_status``/``set_field``/``start_process`` step the CRM or the object's
+    process refuses goes (without it, the refusal ends the enrolment, saying why)."""
+    field_name: str | None = None
+    value: Any = None
+    process: str | None = None
+    subject: str | None = None
+    body: str | None = None
+    category: str | None = None
+    priority: str | None = None
     url: str | None = None
     answer: dict[str, str] | None = None
     """A webhook's answer fields and their types; read as ``<step id>.<field>``, with
     ``<step id>.status`` (the HTTP status, 0 when no answer came). An approval answers
-    ``<step id>.approved``, ``.by_rule`` (nobody decided in time) and ``.comment``."""
+    ``<step id>.approved``, ``.by_rule`` (nobody decided in time) and ``.comment``; a
+    ``start_process`` step ``<step id>.ticket_id``."""
 
     def answers(self) -> dict[str, str]:
         """The names a webhook or an approval step gives to later steps' expressions, with
@@ -139,6 +158,8 @@ class Step:
         if self.kind == "approval":
             return {f"{self.id}.approved": "flag", f"{self.id}.by_rule": "flag",
                     f"{self.id}.comment": "text"}
+        if self.kind == "start_process":
+            return {f"{self.id}.ticket_id": "number"}
         if self.kind != "webhook":
             return {}
         return {f"{self.id}.status": "number",
@@ -158,6 +179,8 @@ class Step:
             exits.append(self.on_timeout)
         if self.kind == "approval" and self.on_reject:
             exits.append(self.on_reject)
+        if self.on_refused:
+            exits.append(self.on_refused)
         return exits
 
 
@@ -232,6 +255,11 @@ _STEP_FIELDS: dict[str, dict[str, str]] = {
                  "on_reject": "on_reject"},
     "notify": {"to": "to", "template": "template"},
     "webhook": {"url": "url", "answer": "answer"},
+    "set_status": {"status": "status", "reason": "reason", "on_refused": "on_refused"},
+    "set_field": {"field": "field_name", "value": "value", "on_refused": "on_refused"},
+    "start_process": {"process": "process", "subject": "subject", "body": "body",
+                      "category": "category", "priority": "priority",
+                      "on_refused": "on_refused"},
     "go_to": {"step": "target", "times": "times"},
     "end": {"outcome": "outcome"},
 }
@@ -256,7 +284,7 @@ def read(data: Mapping[str, Any]) -> Definition:
         steps=[_step(raw, index) for index, raw in enumerate(steps)],
         trigger=Trigger(when=str(trigger.get("when", "manual")), status=trigger.get("status"),
                         event=trigger.get("event"), condition=trigger.get("condition"),
-                        days=trigger.get("days"), at=trigger.get("at"),
+                        field=trigger.get("field"), days=trigger.get("days"), at=trigger.get("at"),
                         calendar=trigger.get("calendar")),
         goal=Goal(goal.get("condition"), goal.get("event")) if goal else None,
         roles=Roles(**{k: list(v) for k, v in roles.items()}),

@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from temporalio import workflow
@@ -32,16 +33,23 @@ from workflows.own import expressions
 from workflows.own.contracts import (
     CALL_WEBHOOK,
     FIND_PERSON,
+    OPEN_TICKET,
     OWN_MESSAGE,
     READ_OBJECT,
     RECORD_ENROLMENT,
+    SET_FIELD,
+    SET_STATUS,
     TASK_OPEN,
     WEBHOOK_REFUSED,
     EnrolmentInput,
     EnrolmentProgress,
+    FieldToSet,
     ObjectFields,
     ObjectToRead,
     PersonToFind,
+    StatusToSet,
+    StepDone,
+    TicketToOpen,
     WebhookAnswer,
     WebhookCall,
     answered,
@@ -109,6 +117,10 @@ WEBHOOK_RETRIES = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coe
                               maximum_interval=timedelta(minutes=2), maximum_attempts=6,
                               non_retryable_error_types=[WEBHOOK_REFUSED])
 """Six attempts over about four minutes; a refusal (host not allowed, 4xx) is not retried."""
+CRM_STEP = timedelta(minutes=1)
+"""How long one attempt of a step that asks another process may take (its update runs that
+process's own writes)."""
+CRM_STEPS = ("set_status", "set_field", "start_process")
 
 
 class _Cancelled(Exception):
@@ -272,6 +284,13 @@ class OwnWorkflow:
                 return None
         elif kind == "webhook":
             await self._webhook(step, visit)
+        elif kind in CRM_STEPS:
+            outcome = await self._crm_step(step, visit)
+            if not outcome.done:
+                if step.on_refused:
+                    return self._index(step.on_refused)
+                self.view.outcome = f"refused at step {step.id}: {outcome.note}"
+                return None
         elif kind == "wait":
             await self._wait(step)
         elif kind == "wait_for":
@@ -463,6 +482,42 @@ class OwnWorkflow:
         except ActivityError:
             answer = WebhookAnswer(0)
         self._answers.update(answered(step.id, answer, step.answer or {}))
+
+    async def _crm_step(self, step: Step, visit: int) -> StepDone:
+        """Set a status (asked of the object's process), set a field or open a ticket; the
+        note of what it did, or why it was refused, is kept in the enrolment's history."""
+        key = f"{workflow.info().workflow_id}:{step.id}:{visit}"
+        values = await self._values()
+        kind, ident = self.data.object_type, (self.data.enrolment_id, self.data.object_type,
+                                              self.data.object_id)
+        argument: Any
+        if step.kind == "set_status":
+            assert step.status
+            reason = fill(step.reason, values) if step.reason else \
+                f"{self.definition.name}, step {step.id}"
+            activity, argument = SET_STATUS, StatusToSet(*ident, step.status, reason, key)
+            summary = f"{step.id}: ask the {kind}'s process to make it {step.status}"
+        elif step.kind == "set_field":
+            assert step.field_name
+            value = fill(step.value, values) if isinstance(step.value, str) else step.value
+            activity, argument = SET_FIELD, FieldToSet(*ident, step.field_name, value)
+            summary = f"{step.id}: set {kind}.{step.field_name} to {value!r}"
+        else:
+            assert step.subject
+            subject = fill(step.subject, values)
+            argument = TicketToOpen(*ident, subject, fill(step.body or step.subject, values),
+                                    step.category or "general", step.priority or "normal",
+                                    key)
+            activity, summary = OPEN_TICKET, f"{step.id}: open the ticket “{subject}”"
+        outcome = await workflow.execute_activity(
+            activity, argument, result_type=StepDone, start_to_close_timeout=CRM_STEP,
+            retry_policy=steps.RETRY_FOREVER_GENTLY, summary=summary[:200])
+        self._stale = True
+        if outcome.ticket_id is not None:
+            self._answers[f"{step.id}.ticket_id"] = Decimal(outcome.ticket_id)
+        await self._record(step.id, visit, "running",
+                           outcome.note if outcome.done else f"refused: {outcome.note}")
+        return outcome
 
     async def _wait(self, step: Step) -> None:
         start = self._entered_at

@@ -8,7 +8,7 @@ to check a definition before it is published, the activities to read an object's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,12 @@ class ObjectKind:
     """The field holding its team: round-robin and least-loaded choose in it."""
     label: str
     """The field that names it in a summary (``Lead Jane Doe``)."""
+    statuses_set: tuple[str, ...] = ()
+    """The statuses a ``set_status`` step may ask the object's own process for (the process
+    decides: it refuses what its rules do not allow at that moment)."""
+    settable: dict[str, int | None] = field(default_factory=dict)
+    """The fields a ``set_field`` step may write, with the longest text each holds (None:
+    no limit, or a number). The others are the processes' own (status, owner, amounts…)."""
 
 
 _TIMESTAMPS = {"created_at": "datetime"}
@@ -34,7 +40,9 @@ OBJECTS: dict[str, ObjectKind] = {
                             "country": "text", "source": "text", "status": "text",
                             "budget": "number", "need": "text", "owner_id": "number",
                             "team_id": "number", "unsubscribed": "flag", **_TIMESTAMPS},
-                   email="email", owner="owner_id", team="team_id", label="name"),
+                   email="email", owner="owner_id", team="team_id", label="name",
+                   statuses_set=("qualified", "disqualified"),
+                   settable={"need": None, "budget": None, "company": 200}),
         ObjectKind("account", {"id": "number", "name": "text", "billing_email": "text",
                                "owner_id": "number", "team_id": "number", **_TIMESTAMPS},
                    email="billing_email", owner="owner_id", team="team_id", label="name"),
@@ -45,14 +53,17 @@ OBJECTS: dict[str, ObjectKind] = {
         ObjectKind("invoice", {"id": "number", "number": "text", "status": "text",
                                "amount": "number", "currency": "text", "issued_on": "date",
                                "due_on": "date", "level_reached": "number", **_TIMESTAMPS},
-                   email=None, owner="issued_by_id", team=None, label="number"),
+                   email=None, owner="issued_by_id", team=None, label="number",
+                   statuses_set=("written_off",)),
         ObjectKind("ticket", {"id": "number", "subject": "text", "category": "text",
                               "priority": "text", "channel": "text", "status": "text",
                               "requester_email": "text", "assignee_id": "number",
                               "rating": "number", "reopenings": "number", **_TIMESTAMPS},
-                   email="requester_email", owner="assignee_id", team=None, label="subject"),
+                   email="requester_email", owner="assignee_id", team=None, label="subject",
+                   statuses_set=("resolved",)),
         ObjectKind("project", {"id": "number", "name": "text", "status": "text",
                                "manager_id": "number", **_TIMESTAMPS},
-                   email=None, owner="manager_id", team=None, label="name"),
+                   email=None, owner="manager_id", team=None, label="name",
+                   statuses_set=("cancelled",)),
     )
 }

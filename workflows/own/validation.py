@@ -14,6 +14,7 @@ from workflows.own.definition import (
     ANSWER_TYPES,
     ASSIGNMENTS,
     DAYS,
+    PROCESSES,
     RECIPIENTS,
     STEP_ID,
     STEP_KINDS,
@@ -27,6 +28,7 @@ from workflows.own.definition import (
 )
 from workflows.own.objects import OBJECTS
 from workflows.steps import describe
+from workflows.support_types import CATEGORIES, PRIORITIES
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class Catalogue:
     """The events each object's paths deliver (``content_downloaded``…)."""
     webhook_hosts: frozenset[str] = frozenset()
     """The hosts (``host`` or ``host:port``) an admin allows webhook steps to call."""
+    ticket_categories: frozenset[str] = frozenset(CATEGORIES)
+    """The support policy's ticket categories (a ``start_process`` step's ticket)."""
 
 
 def problems(definition: Definition, catalogue: Catalogue) -> list[Problem]:
@@ -102,6 +106,11 @@ def _trigger_and_goal(d: Definition, c: Catalogue) -> Iterator[Problem]:
                             f" ({', '.join(sorted(c.statuses.get(d.object, ())))})")
     if trigger.when == "event":
         yield from (Problem(None, f"trigger.event: {m}") for m in _event(d, c, trigger.event))
+    if trigger.when == "field_set" and trigger.field not in OBJECTS[d.object].fields:
+        yield Problem(None, f"trigger.field: a {d.object} has no field {trigger.field!r} "
+                            f"({', '.join(OBJECTS[d.object].fields)})")
+    if trigger.when != "field_set" and trigger.field is not None:
+        yield Problem(None, "trigger.field: only a field_set trigger names a field")
     if trigger.condition:
         yield from (Problem(None, f"trigger.condition: {m}")
                     for m in _expression(d, trigger.condition))
@@ -122,7 +131,7 @@ def _step_problems(d: Definition, c: Catalogue, s: Step, ids: set[str]) -> Itera
         return
     for label, target in (("next", s.next), ("then", s.then), ("else", s.otherwise),
                           ("on_timeout", s.on_timeout), ("step", s.target),
-                          ("on_reject", s.on_reject)):
+                          ("on_reject", s.on_reject), ("on_refused", s.on_refused)):
         if target is not None and target not in ids:
             yield f"{label}: no step {target!r}"
     for label, wait in (("for", s.duration), ("timeout", s.timeout), ("due", s.due),
@@ -181,6 +190,12 @@ def _step_problems(d: Definition, c: Catalogue, s: Step, ids: set[str]) -> Itera
         yield from _approval(s, c)
     if s.kind == "webhook":
         yield from _webhook(d, c, s)
+    if s.kind == "set_status":
+        yield from _set_status(d, s)
+    if s.kind == "set_field":
+        yield from _set_field(d, s)
+    if s.kind == "start_process":
+        yield from _start_process(d, c, s)
     if s.kind == "go_to":
         if not s.target:
             yield "step: a go_to names the step it goes back to"
@@ -302,6 +317,59 @@ def _webhook(d: Definition, c: Catalogue, s: Step) -> Iterator[str]:
                    f"digits and _; status is the HTTP status)")
         if kind not in ANSWER_TYPES:
             yield f"answer: {name}: {kind!r} is not a type ({', '.join(ANSWER_TYPES)})"
+
+
+def _set_status(d: Definition, s: Step) -> Iterator[str]:
+    allowed = OBJECTS[d.object].statuses_set
+    if not allowed:
+        yield (f"status: a {d.object}'s statuses are its process's own: no step sets them")
+    elif s.status not in allowed:
+        yield (f"status: a step may ask a {d.object}'s process for "
+               f"{' or '.join(allowed)}, not {s.status!r}")
+    if s.reason is not None:
+        yield from (f"reason: {m}" for m in _fields_shown(d, s.reason))
+
+
+_VALUE_TYPES = {"number": (int, float), "flag": (bool,), "text": (str,)}
+
+
+def _set_field(d: Definition, s: Step) -> Iterator[str]:
+    kind = OBJECTS[d.object]
+    if s.field_name not in kind.settable:
+        yield (f"field: a step may set a {d.object}'s "
+               f"{', '.join(kind.settable) or 'no field'}, not {s.field_name!r}"
+               if kind.settable else
+               f"field: a {d.object}'s fields are its process's own: no step sets them")
+        return
+    field_type = kind.fields[s.field_name]
+    value = s.value
+    if value is None or not isinstance(value, _VALUE_TYPES[field_type]) or (
+            field_type == "number" and isinstance(value, bool)):
+        yield f"value: {s.field_name} is a {field_type}; {value!r} is not"
+        return
+    if isinstance(value, str):
+        yield from (f"value: {m}" for m in _fields_shown(d, value))
+        longest = kind.settable[s.field_name]
+        if longest is not None and not placeholders(value) and len(value) > longest:
+            yield f"value: {s.field_name} holds at most {longest} characters"
+
+
+def _start_process(d: Definition, c: Catalogue, s: Step) -> Iterator[str]:
+    yield from _not_an_object(s)
+    if s.process not in PROCESSES:
+        yield (f"process: a step starts {', '.join(PROCESSES)}, not {s.process!r}")
+    if OBJECTS[d.object].email is None:
+        yield (f"a {d.object} has no person of its own to open a ticket for (it follows "
+               f"{', '.join(k for k, o in OBJECTS.items() if o.email)})")
+    if not s.subject:
+        yield "subject: a ticket has a subject"
+    for label, text in (("subject", s.subject), ("body", s.body)):
+        yield from (f"{label}: {m}" for m in _fields_shown(d, text or ""))
+    if s.category is not None and s.category not in c.ticket_categories:
+        yield (f"category: no ticket category {s.category!r} "
+               f"({', '.join(sorted(c.ticket_categories))})")
+    if s.priority is not None and s.priority not in PRIORITIES:
+        yield f"priority: {s.priority!r} is not a priority ({', '.join(PRIORITIES)})"
 
 
 def _expression(d: Definition, source: str) -> Iterator[str]:

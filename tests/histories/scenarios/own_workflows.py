@@ -12,6 +12,8 @@ from crm.settings import Settings
 from tests import factories
 from tests.histories.world import Scenario, World
 from tests.workflows.own import ENTERPRISE_FR, LOOP, enrolled, published
+from tests.workflows.starts import start_lead
+from workflows.lead_to_sale import LeadNurturingPolicy
 from workflows.own.interpreter import ApprovalDecision, OwnWorkflow
 from workflows.own.scheduled import ScheduledEnrolments, ScheduledRun
 
@@ -82,9 +84,41 @@ async def scheduled_run_enrols_the_french_lead(world: World) -> WorkflowHandle:
     return handle
 
 
+CRM_STEPS = """
+name: Demo request to support
+object: lead
+steps:
+  - {id: need, set_field: {field: need, value: "A demo for {lead.company}"}}
+  - {id: budget, set_field: {field: budget, value: 25000}}
+  - {id: qualify, set_status: {status: qualified, reason: "Asked for a demo"}}
+  - id: onboarding
+    start_process: {process: support_ticket, subject: "Onboarding {lead.company}",
+                    priority: high}
+  - {id: again, set_status: {status: qualified, on_refused: done}}
+  - {id: done, end: {outcome: "handed to support"}}
+"""
+
+
+async def lead_qualified_then_a_ticket_opened(world: World) -> WorkflowHandle:
+    """Fields set, the status asked of the lead's process, a ticket opened, and a second
+    ask refused by the process (qualified already) taking its exit."""
+    team = world.team
+    lead = await factories.lead(world.sessions, team_id=team.rep.team_id,
+                                owner_id=team.rep.id)
+    await start_lead(world.env.client, world.task_queue, lead,
+                     LeadNurturingPolicy(step_delay=DAY, content_wait=2 * DAY, max_loops=1,
+                                         call_task_due=DAY, lead_ttl=60 * DAY))
+    definition = await published(world, CRM_STEPS, team.admin)
+    handle = await enrolled(world, definition.id, lead.id, team.manager)
+    view = await handle.result()
+    assert (view.step, view.outcome) == ("done", "handed to support"), view
+    return handle
+
+
 SCENARIOS: dict[str, Scenario] = {
     "enterprise-lead-escalated": enterprise_lead_escalated,
     "white-paper-loop-then-downloaded": white_paper_loop_then_downloaded,
     "quote-rule-reminded-then-rejected": quote_rule_reminded_then_rejected,
     "scheduled-run-enrols-the-french-lead": scheduled_run_enrols_the_french_lead,
+    "lead-qualified-then-a-ticket-opened": lead_qualified_then_a_ticket_opened,
 }

@@ -1,0 +1,108 @@
+"""The activities a simulated run calls: the same names as the worker's, recording what the
+process asked for instead of doing it. Nothing is written to the CRM and no email is sent;
+the only reads are of who may act (the real people of the real team), through a session
+that never commits.
+
+What each run asked is kept by its workflow id, in order, with the simulated time it was
+asked at (the time-skipping server's clock).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from temporalio import activity
+
+from crm import db
+from crm.repo import people
+from workflows.contracts import (
+    CREATE_SALE,
+    CREATE_TASK,
+    FIND_PEOPLE,
+    RECORD_STATUS,
+    SEND_EMAIL,
+    START_PROJECT,
+    CreatedSale,
+    CreatedTask,
+    EmailOutcome,
+    EmailToSend,
+    PeopleToFind,
+    Person,
+    ProjectToStart,
+    SaleToCreate,
+    StartedProject,
+    StatusToRecord,
+    TaskToCreate,
+)
+from workflows.roles import Role
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One thing a run asked for: a status, an email, a task, a sale, a project."""
+
+    at: datetime
+    kind: str
+    """``status``, ``email``, ``task``, ``sale``, ``project`` (``timer`` is read from the
+    run's history by the engine)."""
+    what: str
+    """What it was: the status, the email's template and address, the task's title."""
+    detail: str = ""
+
+
+class Recorder:
+    def __init__(self, sessions: db.Sessions) -> None:
+        self.sessions = sessions
+        self.asked: dict[str, list[Entry]] = defaultdict(list)
+        self._next_id = 0
+
+    def _keep(self, kind: str, what: str, detail: str = "") -> None:
+        info = activity.info()
+        self.asked[info.workflow_id or ""].append(Entry(info.scheduled_time, kind, what, detail))
+
+    def _made(self) -> int:
+        """An id for what a run made (a task, a sale): negative, so never a CRM row's."""
+        self._next_id -= 1
+        return self._next_id
+
+    def activities(self) -> list[Callable[..., Any]]:
+        return [self.record_status, self.send_email, self.create_task, self.find_people,
+                self.create_sale, self.start_project]
+
+    @activity.defn(name=RECORD_STATUS)
+    async def record_status(self, change: StatusToRecord) -> datetime:
+        self._keep("status", change.to_status, change.reason)
+        return activity.info().scheduled_time
+
+    @activity.defn(name=SEND_EMAIL)
+    async def send_email(self, email: EmailToSend) -> EmailOutcome:
+        self._keep("email", email.template, email.to)
+        return EmailOutcome("sent", f"<simulated-{-self._made()}@crmflow>")
+
+    @activity.defn(name=CREATE_TASK)
+    async def create_task(self, task: TaskToCreate) -> CreatedTask:
+        self._keep("task", task.title, str(task.assignee_id or ""))
+        return CreatedTask(self._made(), task.assignee_id)
+
+    @activity.defn(name=FIND_PEOPLE)
+    async def find_people(self, wanted: PeopleToFind) -> list[Person]:
+        async with self.sessions() as session:  # read only: never committed
+            users = await people.active_users(
+                session=session, roles=[Role(r) for r in wanted.roles], team_id=wanted.team_id)
+            return [Person(u.id, u.name, u.email) for u in users
+                    if u.id != wanted.excluding_user_id]
+
+    @activity.defn(name=CREATE_SALE)
+    async def create_sale(self, sale: SaleToCreate) -> CreatedSale:
+        self._keep("sale", f"quote {sale.quote_id}")
+        return CreatedSale(self._made(), Decimal(0))
+
+    @activity.defn(name=START_PROJECT)
+    async def start_project(self, project: ProjectToStart) -> StartedProject:
+        self._keep("project", f"sale {project.sale_id}")
+        return StartedProject(f"simulated-project-{project.sale_id}")
