@@ -48,16 +48,19 @@ class Entry:
 
     at: datetime
     kind: str
-    """``status``, ``email``, ``task``, ``sale``, ``project`` (``timer`` is read from the
-    run's history by the engine)."""
+    """``status`` (of the object followed; ``lead status`` for another), ``email``,
+    ``task``, ``sale``, ``project`` (``timer`` is read from the run's history)."""
     what: str
     """What it was: the status, the email's template and address, the task's title."""
     detail: str = ""
 
 
 class Recorder:
-    def __init__(self, sessions: db.Sessions) -> None:
+    def __init__(self, sessions: db.Sessions, follows: str) -> None:
         self.sessions = sessions
+        self.follows = follows
+        """The object the simulated process follows: its statuses are ``status`` entries,
+        another object's (a lead a won quote closes) ``<object> status``."""
         self.asked: dict[str, list[Entry]] = defaultdict(list)
         self._next_id = 0
 
@@ -76,7 +79,9 @@ class Recorder:
 
     @activity.defn(name=RECORD_STATUS)
     async def record_status(self, change: StatusToRecord) -> datetime:
-        self._keep("status", change.to_status, change.reason)
+        kind = "status" if change.object_type == self.follows else \
+            f"{change.object_type} status"
+        self._keep(kind, change.to_status, change.reason)
         return activity.info().scheduled_time
 
     @activity.defn(name=SEND_EMAIL)
