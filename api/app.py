@@ -25,6 +25,7 @@ from api.routers import (
     project_templates,
     projects,
     quotes,
+    simulations,
     tasks,
     tickets,
 )
@@ -98,6 +99,6 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     for router in (me.router, leads.router, quotes.router, projects.router, invoices.router,
                    tickets.router, inbound.router, tasks.router, emails.router,
                    processes.router, project_templates.router, definitions.router,
-                   enrolments.router):
+                   enrolments.router, simulations.router):
         app.include_router(router, dependencies=[Depends(access.grant)])  # who may: first
     return app

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +24,33 @@ from pydantic import TypeAdapter, ValidationError
 
 from workflows.registry import OWN_WORKFLOW, PROCESSES
 
-POLICY_TYPES: dict[str, type] = {spec.policy_table: spec.policy_type
-                                 for spec in (*PROCESSES, OWN_WORKFLOW)}
-"""Each process's table in the policy file, and the policy dataclass it fills."""
+
+@dataclass
+class SimulationPolicy:
+    """How much a simulation may take (``[simulation]``): it replays past cases on a server
+    of its own, beside the live processes."""
+
+    max_cases: int = 500
+    """The most cases one simulation replays (each twice)."""
+    time_limit: timedelta = timedelta(minutes=10)
+    """A simulation still running after this is stopped, and says so."""
+    at_once: int = 1
+    """How many simulations a worker runs at the same time; the others wait their turn."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_cases <= 100_000:
+            raise ValueError("max_cases is between 1 and 100000")
+        if not 1 <= self.at_once <= 16:
+            raise ValueError("at_once is between 1 and 16")
+        if self.time_limit > timedelta(hours=1):
+            raise ValueError("time_limit is at most an hour")
+
+
+POLICY_TYPES: dict[str, type] = {**{spec.policy_table: spec.policy_type
+                                    for spec in (*PROCESSES, OWN_WORKFLOW)},
+                                 "simulation": SimulationPolicy}
+"""Each process's table in the policy file (and the simulations'), and the policy dataclass
+it fills."""
 
 
 class Policies:
@@ -66,22 +92,40 @@ def parse_policies(text: str, source: str = "policy file") -> Policies:
             raise PolicyError(f"{source}: unknown table [{name}]; known: {', '.join(sections)}")
         if not isinstance(values, dict):
             raise PolicyError(f"{source}: [{name}] must be a table")
-        policy_type = POLICY_TYPES[name]
-        known = {f.name for f in dataclasses.fields(policy_type)}
-        for key in values:
-            if key not in known:
-                raise PolicyError(
-                    f"{source}: [{name}] has unknown key {key!r}; known: {', '.join(sorted(known))}"
-                )
-        try:
-            chosen[name] = TypeAdapter(policy_type).validate_python(values)
-        except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-            )
-            raise PolicyError(f"{source}: [{name}] {problems}") from error
-        _check_bounds(source, name, chosen[name])
+        chosen[name] = table(name, values, source)
     return Policies(**chosen)
+
+
+def table(name: str, values: dict[str, Any], source: str = "policy file") -> Any:
+    """One table's policy from its values (the others keep their defaults), checked as the
+    policy file is: an unknown key, a value of the wrong type or out of bounds is a
+    PolicyError naming it."""
+    policy_type = POLICY_TYPES[name]
+    known = {f.name for f in dataclasses.fields(policy_type)}
+    for key in values:
+        if key not in known:
+            raise PolicyError(
+                f"{source}: [{name}] has unknown key {key!r}; known: {', '.join(sorted(known))}"
+            )
+    try:
+        policy: Any = TypeAdapter(policy_type).validate_python(values)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+        )
+        raise PolicyError(f"{source}: [{name}] {problems}") from error
+    _check_bounds(source, name, policy)
+    return policy
+
+
+def changed(name: str, policy: Any, changes: dict[str, Any], source: str) -> Any:
+    """``policy`` (of table ``name``) with some of its values changed, checked as a table."""
+    current = TypeAdapter(POLICY_TYPES[name]).dump_python(policy, mode="json")
+    unknown = sorted(set(changes) - set(current))
+    if unknown:
+        raise PolicyError(f"{source}: [{name}] has unknown key {unknown[0]!r}; known: "
+                          f"{', '.join(sorted(current))}")
+    return table(name, {**current, **changes}, source)
 
 
 def _check_bounds(source: str, table: str, policy: object) -> None:

@@ -67,6 +67,17 @@ def main(argv: list[str] | None = None) -> int:
     publish.add_argument("--by", required=True, metavar="EMAIL",
                          help="the user who publishes it (one its roles let edit it)")
 
+    simulate = commands.add_parser(
+        "simulate", help="what a changed policy would have done with past cases (nothing of "
+                         "the CRM changes, nothing is sent)")
+    simulate.add_argument("--process", required=True, help="e.g. quote_approval")
+    simulate.add_argument("--policy", type=Path, metavar="FILE",
+                          help="a TOML file whose table for the process holds the values to "
+                               "change (none: the policy in force, twice)")
+    simulate.add_argument("--since", default="90d", help="the cases started since (90d, 12w)")
+    simulate.add_argument("--team", type=int, help="only this team's cases")
+    simulate.add_argument("--json", action="store_true", help="the whole result, as JSON")
+
     args = parser.parse_args(argv)
     try:
         settings = Settings()
@@ -116,6 +127,11 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         if args.workflows_command == "validate":
             return definitions_cli.validate(args.file, settings)
         return await definitions_cli.publish(args.file, args.by, settings)
+    elif args.command == "simulate":
+        from crmflow import simulate_cli
+
+        return await simulate_cli.simulate(args.process, args.policy, args.since, args.team,
+                                           args.json, settings)
     elif args.command == "processes" and args.processes_command == "versions":
         return await _versions(settings)
     elif args.command == "processes":

@@ -9,7 +9,7 @@ decision nobody made) is said too: nothing is invented for it, the run's own rul
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import shutil
 import sys
 import uuid
@@ -23,23 +23,17 @@ from temporalio.api.enums.v1 import EventType, IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from crm import db
 from crm.temporal import DATA_CONVERTER
-from simulation.cases import Case
+from simulation.cases import Case, Subject
 from simulation.recorder import Recorder
 from worker.sandbox import workflow_runner
 from workflows import search_attributes
-from workflows.quote_approval import QuoteApproval
-from workflows.quote_types import QuoteApprovalPolicy
-
-OUTCOMES = ("validated", "rejected")
-"""The statuses a quote's approval ends in: what a quote simulation compares."""
-ASKING = ("pending_approval", "escalated")
-"""The statuses in which a quote waits for a person's decision."""
 
 
 @dataclass
@@ -56,7 +50,8 @@ class Run:
     """One run of a case under one policy."""
 
     outcome: str
-    """How its approval ended (``validated``, ``rejected``), empty if it never did."""
+    """The first of the subject's outcomes it reached (a quote ``validated`` or
+    ``rejected``, an invoice ``paid`` or ``in_collections``…), empty if none."""
     ended: str
     """Its last status (``won``, ``lost``, ``expired``, ``rejected``…)."""
     decided_after: float | None
@@ -92,20 +87,22 @@ def test_server() -> str:
 class Simulator:
     """A time-skipping server and a worker of recording activities, for one simulation."""
 
-    def __init__(self, sessions: db.Sessions) -> None:
+    def __init__(self, sessions: db.Sessions, subject: Subject) -> None:
         self.sessions = sessions
-        self.recorder = Recorder(sessions, follows="quote")
+        self.subject = subject
+        self.recorder = Recorder(sessions, follows=subject.process.object_type)
         self.queue = f"simulation-{uuid.uuid4().hex[:8]}"
 
-    async def run(self, cases: list[Case], in_force: QuoteApprovalPolicy,
-                  proposed: QuoteApprovalPolicy,
+    async def run(self, cases: list[Case], in_force: Any, proposed: Any,
                   progress: Callable[[int], Awaitable[None]] | None = None,
                   ) -> list[CaseResult]:
         env = await WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=test_server(), data_converter=DATA_CONVERTER)
+            test_server_existing_path=test_server(), data_converter=DATA_CONVERTER,
+            runtime=_quiet())
         try:
             await _register_search_attributes(env.client)
-            async with Worker(env.client, task_queue=self.queue, workflows=[QuoteApproval],
+            async with Worker(env.client, task_queue=self.queue,
+                              workflows=[self.subject.process.workflow],
                               activities=self.recorder.activities(),
                               workflow_runner=workflow_runner()):
                 results = []
@@ -120,11 +117,13 @@ class Simulator:
         finally:
             await env.shutdown()
 
-    async def _once(self, env: WorkflowEnvironment, case: Case, policy: QuoteApprovalPolicy,
+    async def _once(self, env: WorkflowEnvironment, case: Case, policy: Any,
                     variant: str) -> Run:
-        workflow_id = f"simulated-quote-{case.object_id}-{case.data.submission}-{variant}"
-        data = dataclasses.replace(case.data, policy=policy)
-        handle = await env.client.start_workflow(QuoteApproval.run, data, id=workflow_id,
+        subject = self.subject
+        workflow_id = f"simulated-{case.name.replace(' ', '-')}-{variant}"
+        shift = await env.get_current_time() - case.started_at
+        data = subject.prepared(case.data, policy, shift)
+        handle = await env.client.start_workflow(subject.run, data, id=workflow_id,
                                                  task_queue=self.queue)
         start = (await handle.describe()).start_time
         assert start is not None
@@ -133,7 +132,7 @@ class Simulator:
             wait = start + event.after - await env.get_current_time()
             if wait > timedelta(0):
                 await env.sleep(wait)
-            refusal = await _given(handle, event.update, event.argument)
+            refusal = await _given(handle, event.update, event.argument(shift))
             if refusal is not None:
                 not_taken.append(f"{event.what} after {_days(event.after)}: {refusal}")
         await handle.result()
@@ -142,14 +141,22 @@ class Simulator:
         timeline += await _timers(handle, start)
         timeline.sort(key=lambda m: m.after)
         statuses = [m for m in timeline if m.kind == "status"]
-        outcome = next((m for m in statuses if m.what in OUTCOMES), None)
+        outcome = next((m for m in statuses if m.what in subject.outcomes), None)
         unanswered = []
-        gave = any(event.update is QuoteApproval.decide for event in case.events)
-        if not gave and any(m.what in ASKING for m in statuses):
+        gave = any(event.decision for event in case.events)
+        if not gave and any(m.what in subject.asking for m in statuses):
             unanswered.append("asked for a manager's decision the real case never gave: "
                               + (f"{outcome.what} by its rule" if outcome else "none came"))
         return Run(outcome.what if outcome else "", statuses[-1].what if statuses else "",
                    outcome.after if outcome else None, timeline, not_taken, unanswered)
+
+
+@functools.cache
+def _quiet() -> Runtime:
+    """The simulations' own Temporal runtime: errors only in its logs (a simulation's test
+    server warns of what a test server lacks, which says nothing here)."""
+    return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(
+        filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))))
 
 
 async def _given(handle: WorkflowHandle[Any, Any], update: Any, argument: Any) -> str | None:

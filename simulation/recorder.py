@@ -24,20 +24,29 @@ from workflows.contracts import (
     CREATE_SALE,
     CREATE_TASK,
     FIND_PEOPLE,
+    OPEN_DISPUTE_TICKET,
     RECORD_STATUS,
     SEND_EMAIL,
     START_PROJECT,
     CreatedSale,
     CreatedTask,
+    DisputeToRaise,
     EmailOutcome,
     EmailToSend,
     PeopleToFind,
     Person,
     ProjectToStart,
+    RaisedDispute,
     SaleToCreate,
     StartedProject,
     StatusToRecord,
     TaskToCreate,
+)
+from workflows.dunning_contracts import (
+    RECORD_PAYMENT,
+    UPDATE_INVOICE,
+    InvoiceUpdate,
+    PaymentToRecord,
 )
 from workflows.roles import Role
 
@@ -75,7 +84,8 @@ class Recorder:
 
     def activities(self) -> list[Callable[..., Any]]:
         return [self.record_status, self.send_email, self.create_task, self.find_people,
-                self.create_sale, self.start_project]
+                self.create_sale, self.start_project, self.record_payment,
+                self.update_invoice, self.open_dispute_ticket]
 
     @activity.defn(name=RECORD_STATUS)
     async def record_status(self, change: StatusToRecord) -> datetime:
@@ -111,3 +121,16 @@ class Recorder:
     async def start_project(self, project: ProjectToStart) -> StartedProject:
         self._keep("project", f"sale {project.sale_id}")
         return StartedProject(f"simulated-project-{project.sale_id}")
+
+    @activity.defn(name=RECORD_PAYMENT)
+    async def record_payment(self, payment: PaymentToRecord) -> None:
+        self._keep("payment", f"{payment.amount}", f"balance {payment.balance_after}")
+
+    @activity.defn(name=UPDATE_INVOICE)
+    async def update_invoice(self, update: InvoiceUpdate) -> datetime:
+        return activity.info().scheduled_time
+
+    @activity.defn(name=OPEN_DISPUTE_TICKET)
+    async def open_dispute_ticket(self, dispute: DisputeToRaise) -> RaisedDispute:
+        self._keep("ticket", "billing ticket about the dispute", dispute.reason)
+        return RaisedDispute(ticket_id=self._made())

@@ -15,9 +15,9 @@ from crm.settings import Settings
 from worker.main import build_worker
 
 RUN = {"LeadToSale", "QuoteApproval", "InvoiceDunning", "SupportTicket", "SaleToProject",
-       "OwnWorkflow", "ScheduledEnrolments"}
+       "OwnWorkflow", "ScheduledEnrolments", "SimulationRun"}
 """The workflow types crmflow's worker runs: the five processes, the interpreter of your
-own workflows, and the runs of their scheduled triggers."""
+own workflows, the runs of their scheduled triggers, and the simulations."""
 LISTED = {"lead_to_sale", "quote_approval", "invoice_dunning", "support_ticket",
           "sale_to_project"}
 """The process types ``GET /processes?type=`` takes (the CrmProcess search attribute)."""

@@ -18,6 +18,7 @@ from activities.crm_db import CrmActivities, Enrolling
 from activities.email import EmailActivities, SmtpMailer
 from activities.own import OwnWorkflowActivities
 from activities.projects import ProjectActivities
+from activities.simulations import SimulationActivities
 from activities.support import DisputeTickets, SupportActivities
 from activities.webhooks import WebhookActivities
 from crm import db
@@ -51,6 +52,7 @@ def activities(
     disputes = DisputeTickets(sessions, client, settings)
     support = SupportActivities(sessions)
     projects = ProjectActivities(sessions, client, settings, PolicyStore(settings.policy_file))
+    simulations = SimulationActivities(sessions, PolicyStore(settings.policy_file))
     return [
         crm.record_status,
         crm.create_task,
@@ -78,6 +80,7 @@ def activities(
         own.set_field,
         own.open_ticket,
         webhooks.call_webhook,
+        simulations.run_simulation,
     ]
 
 

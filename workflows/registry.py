@@ -16,6 +16,7 @@ from workflows import (
     project_types,
     quote_approval,
     sale_to_project,
+    simulation_run,
     support_ticket,
     support_types,
 )
@@ -91,5 +92,6 @@ OWN_WORKFLOW = ProcessSpec("own_workflow", interpreter.OwnWorkflow,
 
 BY_NAME = {spec.name: spec for spec in (*PROCESSES, OWN_WORKFLOW)}
 WORKFLOWS: tuple[type, ...] = (*(spec.workflow for spec in PROCESSES), OWN_WORKFLOW.workflow,
-                               scheduled.ScheduledEnrolments)
-"""Every workflow the worker runs: the processes, and the runs of scheduled triggers."""
+                               scheduled.ScheduledEnrolments, simulation_run.SimulationRun)
+"""Every workflow the worker runs: the processes, the runs of scheduled triggers and the
+simulations."""

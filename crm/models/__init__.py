@@ -13,6 +13,7 @@ from crm.models.projects import (
     Timesheet,
 )
 from crm.models.sales import Account, Contact, Lead, LeadEvent, Quote, QuoteLine, Sale
+from crm.models.simulation import Simulation
 from crm.models.support import Ticket, TicketMessage
 from crm.models.work import IdempotentRequest, OutboxEmail, ProcessStart, StatusChange, Task
 
@@ -41,6 +42,7 @@ __all__ = [
     "QuoteLine",
     "Sale",
     "SeenSignature",
+    "Simulation",
     "StatusChange",
     "Task",
     "Team",

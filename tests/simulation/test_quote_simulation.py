@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from crm import db
 from crm.models import Base
 from simulation import report
-from simulation.cases import Selection, quote_cases
+from simulation.cases import Selection, past_cases
 from simulation.engine import Simulator
+from simulation.quotes import QUOTES
 from tests import factories
 from tests.simulation.cases import HOUR, LAST_QUARTER, Decision, past_quote
 from workflows.quote_types import QuoteApprovalPolicy
@@ -45,10 +46,10 @@ async def test_a_two_day_timeout_validates_earlier_and_overturns_a_late_rejectio
     before = await rows(sessions)
 
     async with sessions() as session:
-        cases = await quote_cases(session, Selection(since=day), limit=10)
+        cases = await past_cases(session, QUOTES, Selection(since=day), limit=10)
     assert [c.object_id for c in cases] == [nobody, late, small, early]
     proposed = QuoteApprovalPolicy(approval_timeout=2 * DAY)
-    results = await Simulator(sessions).run(cases, IN_FORCE, proposed)
+    results = await Simulator(sessions, QUOTES).run(cases, IN_FORCE, proposed)
     found = report.summary(results)
 
     name = {n: f"quote {n} submission 1" for n in (nobody, late, small, early)}
