@@ -131,10 +131,11 @@ RULES: dict[str, Rule] = {
     "POST /enrolments/{enrolment_id}/cancel": DESIGNERS,
     "POST /enrolments/{enrolment_id}/decision": staff(ALL),
     # Processes: staff, each process as its object is read (READS).
-    # Simulations: a sales manager replays their team's cases, an admin anyone's.
-    "POST /simulations": {MANAGER: TEAM, ADMIN: ALL},
-    "GET /simulations": {MANAGER: TEAM, ADMIN: ALL},
-    "GET /simulations/{simulation_id}": {MANAGER: TEAM, ADMIN: ALL},
+    # Simulations: a sales manager replays their team's quotes, an accountant invoices, an
+    # admin anything (the process says who besides admins: simulation.cases.Subject).
+    "POST /simulations": {MANAGER: TEAM, ACCOUNTANT: ALL, ADMIN: ALL},
+    "GET /simulations": {MANAGER: TEAM, ACCOUNTANT: ALL, ADMIN: ALL},
+    "GET /simulations/{simulation_id}": {MANAGER: TEAM, ACCOUNTANT: ALL, ADMIN: ALL},
     "GET /processes": staff(ALL),
     "GET /processes/{workflow_id}": staff(ALL),
 }

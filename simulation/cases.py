@@ -37,6 +37,8 @@ class OutsideEvent:
     """The update's argument, its dates moved by the simulation's shift."""
     decision: bool = False
     """A person's answer to what the process asks (a manager's decision)."""
+    signal: bool = False
+    """Sent as a signal (``update`` names it), not an update."""
 
 
 @dataclass
@@ -81,6 +83,14 @@ class Subject:
     """The statuses that end what the simulation compares; the first reached counts."""
     asking: tuple[str, ...] = ()
     """The statuses in which the process waits for a person's decision."""
+    follows: str | None = None
+    """The object whose statuses the timelines show (the process's own by default)."""
+    simulated_by: tuple[str, ...] = ()
+    """Who besides admins may simulate it (a sales manager: their team's cases only)."""
+    horizon: timedelta = timedelta(days=120)
+    """How long a run is followed (at least a day past its case's last event): a run still
+    open then (an invoice in collections, waiting for a payment that never came) is
+    stopped, and said to be open."""
 
 
 async def past_cases(session: AsyncSession, subject: Subject, chosen: Selection,

@@ -21,7 +21,12 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType, IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError
@@ -30,7 +35,7 @@ from temporalio.worker import Worker
 
 from crm import db
 from crm.temporal import DATA_CONVERTER
-from simulation.cases import Case, Subject
+from simulation.cases import Case, OutsideEvent, Subject
 from simulation.recorder import Recorder
 from worker.sandbox import workflow_runner
 from workflows import search_attributes
@@ -90,7 +95,8 @@ class Simulator:
     def __init__(self, sessions: db.Sessions, subject: Subject) -> None:
         self.sessions = sessions
         self.subject = subject
-        self.recorder = Recorder(sessions, follows=subject.process.object_type)
+        self.recorder = Recorder(sessions, follows=subject.follows or
+                                 subject.process.object_type)
         self.queue = f"simulation-{uuid.uuid4().hex[:8]}"
 
     async def run(self, cases: list[Case], in_force: Any, proposed: Any,
@@ -121,8 +127,15 @@ class Simulator:
                     variant: str) -> Run:
         subject = self.subject
         workflow_id = f"simulated-{case.name.replace(' ', '-')}-{variant}"
-        shift = await env.get_current_time() - case.started_at
+        now = await env.get_current_time()
+        lag = (case.started_at - now) % timedelta(days=1)
+        if lag:  # the same time of day as the real case: dates move by whole days
+            await env.sleep(lag)
+        shift = now + lag - case.started_at
         data = subject.prepared(case.data, policy, shift)
+        if data is None:
+            return Run("", "not enrolled", None)
+        self.recorder.shifts[workflow_id] = shift
         handle = await env.client.start_workflow(subject.run, data, id=workflow_id,
                                                  task_queue=self.queue)
         start = (await handle.describe()).start_time
@@ -132,10 +145,16 @@ class Simulator:
             wait = start + event.after - await env.get_current_time()
             if wait > timedelta(0):
                 await env.sleep(wait)
-            refusal = await _given(handle, event.update, event.argument(shift))
+            refusal = await _given(handle, event, event.argument(shift))
             if refusal is not None:
                 not_taken.append(f"{event.what} after {_days(event.after)}: {refusal}")
-        await handle.result()
+        end = start + max(subject.horizon, (case.events[-1].after + timedelta(days=1))
+                          if case.events else subject.horizon)
+        if (rest := end - await env.get_current_time()) > timedelta(0):
+            await env.sleep(rest)
+        still_open = (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+        if still_open:
+            await handle.terminate(reason="the simulation's horizon")
         timeline = [Moment(_seconds(e.at, start), e.kind, e.what, e.detail)
                     for e in self.recorder.asked.pop(workflow_id, [])]
         timeline += await _timers(handle, start)
@@ -147,7 +166,9 @@ class Simulator:
         if not gave and any(m.what in subject.asking for m in statuses):
             unanswered.append("asked for a manager's decision the real case never gave: "
                               + (f"{outcome.what} by its rule" if outcome else "none came"))
-        return Run(outcome.what if outcome else "", statuses[-1].what if statuses else "",
+        last = statuses[-1].what if statuses else ""
+        return Run(outcome.what if outcome else "",
+                   f"{last}, still open after {_days(end - start)}" if still_open else last,
                    outcome.after if outcome else None, timeline, not_taken, unanswered)
 
 
@@ -159,10 +180,14 @@ def _quiet() -> Runtime:
         filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))))
 
 
-async def _given(handle: WorkflowHandle[Any, Any], update: Any, argument: Any) -> str | None:
+async def _given(handle: WorkflowHandle[Any, Any], event: OutsideEvent,
+                 argument: Any) -> str | None:
     """None when the run took the event; else why not."""
     try:
-        await handle.execute_update(update, argument)
+        if event.signal:
+            await handle.signal(event.update, *([] if argument is None else [argument]))
+        else:
+            await handle.execute_update(event.update, argument)
     except WorkflowUpdateFailedError as error:
         cause = error.cause
         return cause.message if isinstance(cause, ApplicationError) else str(cause)

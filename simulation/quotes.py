@@ -23,6 +23,7 @@ from workflows.quote_types import (
     QuoteSending,
 )
 from workflows.registry import QUOTE_APPROVAL
+from workflows.roles import Role
 
 
 async def events(session: AsyncSession, case: Case,
@@ -74,4 +75,5 @@ QUOTES = Subject(
     process=QUOTE_APPROVAL, run=QuoteApproval.run,
     name=lambda data: f"quote {data.quote_id} submission {data.submission}",
     events=events, prepared=prepared, policy_in_force=_in_force,
-    outcomes=("validated", "rejected"), asking=("pending_approval", "escalated"))
+    outcomes=("validated", "rejected"), asking=("pending_approval", "escalated"),
+    simulated_by=(Role.SALES_MANAGER,))

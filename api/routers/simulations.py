@@ -1,8 +1,9 @@
 """Simulations: "what would a changed policy have done with these past cases?" Asked here,
 run by a worker (a durable ``SimulationRun``), read here while it runs and once it is done.
 
-An admin simulates any cases; a sales manager their team's only (the team is theirs
-whatever they ask, and cases named by id must be their team's).
+An admin simulates any cases; a sales manager their team's quotes only (the team is
+theirs whatever they ask, and quotes named by id must be their team's); an accountant the
+invoices. Each reads the simulations within the same reach.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from crm.models import Simulation, Team
 from crm.repo.own import MODELS
 from crm.repo.scopes import Scope
 from simulation.cases import Selection
-from simulation.service import ASKED, Asked, Refused, prepare
+from simulation.service import ASKED, Asked, OwnAsked, Refused, prepare
+from workflows.roles import Role
 from workflows.simulation_run import SimulationRun, SimulationToRun, workflow_id
 
 router = APIRouter(tags=["simulations"])
@@ -38,8 +40,16 @@ class PeriodIn(In):
     team: Id | None = None
 
 
+class DefinitionIn(In):
+    id: Id
+    version: Annotated[int, Field(ge=1, le=1_000_000)] | None = Field(
+        default=None, description="a published version; none: the draft")
+
+
 class SimulationIn(In):
-    process: Annotated[str, Field(max_length=64, examples=["quote_approval"])]
+    process: Annotated[str, Field(max_length=64, examples=["quote_approval"])] | None = None
+    definition: DefinitionIn | None = Field(default=None, description=(
+        "a workflow of your own: its draft (or a version) against its active version"))
     policy: dict[str, Any] = Field(default_factory=dict, description=(
         "the values to change in the policy in force, as in the policy file's table"))
     cases: PeriodIn | Annotated[list[Id], Field(min_length=1, max_length=10_000)] = Field(
@@ -82,13 +92,23 @@ async def ask(body: SimulationIn, session: SessionDep, grant: GrantDep, client: 
     """Replay past cases under the policy in force and under the proposed one; answers at
     once with the simulation's id (``GET /simulations/{id}`` follows it). Nothing of the
     CRM changes, no email is sent, no live process is started."""
-    asked = Asked(body.process, body.policy)
+    if (body.process is None) == (body.definition is None):
+        raise invalid("process", "name a process (quote_approval…) or a definition")
+    asked = Asked(body.process, body.policy, definition=None if body.definition is None else
+                  OwnAsked(body.definition.id, body.definition.version))
     try:
-        prepared = prepare(asked, policies)
+        prepared = await prepare(session, asked, policies)
     except Refused as error:
         raise invalid(error.field, error.message) from None
-    asked.cases = await _selection(body, grant, session, prepared.subject.process.object_type)
-    row = Simulation(process=body.process, request=ASKED.dump_python(asked, mode="json"),
+    subject = prepared.subject
+    name = subject.process.name
+    if grant.user.role != Role.ADMIN and grant.user.role not in subject.simulated_by:
+        raise Forbidden(f"{name} is simulated by "
+                        f"{', '.join(r.replace('_', ' ') + 's' for r in subject.simulated_by)}"
+                        f" and admins; you are {grant.user.role}")
+    asked.cases = await _selection(body, grant, session, subject.follows or
+                                   subject.process.object_type)
+    row = Simulation(process=name, request=ASKED.dump_python(asked, mode="json"),
                      team_id=asked.cases.team_id, requested_by_id=grant.user.id)
     session.add(row)
     await session.flush()

@@ -1,18 +1,21 @@
-"""Past quote cases written into a CRM database as the live processes leave them: a recorded
-start (the input as it was sent) and the status history, people's decisions with who and
-when — at chosen offsets, so a simulation's numbers can be computed by hand."""
+"""Past quote and invoice cases written into a CRM database as the live processes leave
+them: a recorded start (the input as it was sent), the status history (people's decisions
+with who and when) and the payments — at chosen offsets, so a simulation's numbers can be
+computed by hand."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 from crm import db
 from crm.launcher import _adapter
-from crm.models import ProcessStart, StatusChange, User
+from crm.models import Payment, ProcessStart, StatusChange, User
+from crm.repo import invoices
 from tests import factories
-from workflows.contracts import Person
+from workflows.contracts import InvoiceLineToIssue, InvoiceToIssue, Person
+from workflows.dunning_ladder import DunningPolicy
 from workflows.quote_types import QuoteApprovalInput, QuotedLine
 from workflows.registry import QUOTE_APPROVAL
 
@@ -55,3 +58,23 @@ async def past_quote(sessions: db.Sessions, team: factories.SalesTeam, discount:
                 reason=decision.reason or decision.status, workflow_id=f"quote-{quote.id}",
                 changed_at=started + decision.after))
     return quote.id
+
+
+async def past_invoice(sessions: db.Sessions, account_id: int, total: str, issued: datetime,
+                       due_after: timedelta, *payments: tuple[timedelta, str]) -> str:
+    """An invoice issued at ``issued``, due ``due_after`` later, and the payments received
+    (after its due date, amount): its number."""
+    async with db.unit_of_work(sessions) as session:
+        invoice, start = await invoices.issue(
+            session=session, policy=DunningPolicy(),
+            request=InvoiceToIssue("simulation", account_id, "EUR",
+                                   [InvoiceLineToIssue("Licence", Decimal(total))],
+                                   (issued + due_after).date()))
+        assert start is not None
+        start.started_at, invoice.issued_on = issued, issued.date()
+        due = datetime.combine(invoice.due_on, time(0), UTC)
+        for n, (after_due, amount) in enumerate(payments):
+            session.add(Payment(invoice_id=invoice.id, amount=Decimal(amount),
+                                received_at=due + after_due, reference=f"{invoice.id}-{n}",
+                                balance_after=Decimal(0)))
+        return invoice.number
