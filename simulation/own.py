@@ -113,7 +113,7 @@ def subject(object_type: str) -> Subject:
         process=OWN_WORKFLOW, run=OwnWorkflow.run,
         name=lambda data: f"{data.object_type} {data.object_id}", events=events,
         prepared=prepared, policy_in_force=_no_policy, outcomes=ENDS,
-        simulated_by=(Role.SALES_MANAGER, Role.SUPPORT_LEAD), follows=object_type)
+        simulated_by=(Role.SALES_MANAGER,), follows=object_type)
 
 
 def _no_policy(_policies: Policies) -> None:

@@ -9,13 +9,22 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.console import actions, invoices, lists, pages, tickets, work, workflows
+from api.console import (
+    actions,
+    invoices,
+    lists,
+    pages,
+    simulations,
+    tickets,
+    work,
+    workflows,
+)
 from api.console.backend import Refused
 from api.console.views import render
 
 
 def install(app: FastAPI) -> None:
-    for module in (work, lists, pages, invoices, tickets, workflows, actions):
+    for module in (work, lists, pages, invoices, tickets, workflows, simulations, actions):
         app.include_router(module.router)
     app.mount("/console/static", StaticFiles(directory=Path(__file__).parent / "static"),
               name="console-static")

@@ -128,7 +128,8 @@ SECTIONS = (("leads", "Leads", SALES, ""), ("quotes", "Quotes", SALES, ""),
             ("projects", "Projects", (*SALES, "accountant"), ""),
             ("invoices", "Invoices", ACCOUNTING, "need your action"),
             ("tickets", "Tickets", SUPPORT, "assigned to you"),
-            ("workflows", "Workflows", STAFF, ""))
+            ("workflows", "Workflows", STAFF, ""),
+            ("simulations", "Simulations", ("admin", "sales_manager", "accountant"), ""))
 """The navigation's lists: which roles' work needs each, and what its count counts."""
 READ_FROM = {"workflows": "/workflow-definitions"}
 """The API list behind a section whose console name is not the API's."""

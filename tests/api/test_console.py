@@ -18,6 +18,7 @@ from tests import factories
 from tests.api.conftest import Api
 from tests.api.test_invoices import issue
 from tests.api.test_tickets import _assigned, opened, support_tokens, ticket_view
+from tests.simulation.cases import LAST_QUARTER, past_quote
 from tests.waiting import eventually
 from workflows.registry import PROCESSES
 
@@ -348,10 +349,10 @@ async def test_each_role_sees_its_sections_and_lists_page_with_their_filters(
 ) -> None:
     await support_tokens(api)
     expected = {"rep": ["Leads", "Quotes", "Projects", "Workflows"],
-                "accountant": ["Projects", "Invoices", "Workflows"],
+                "accountant": ["Projects", "Invoices", "Workflows", "Simulations"],
                 "sam": ["Tickets", "Workflows"],
                 "admin": ["Approvals", "Leads", "Quotes", "Projects", "Invoices", "Tickets",
-                          "Workflows"]}
+                          "Workflows", "Simulations"]}
     for who, sections in expected.items():
         client = await signed_in(api, who)
         nav = (await client.get("/console")).text.split("</nav>")[0]
@@ -376,3 +377,30 @@ async def test_each_role_sees_its_sections_and_lists_page_with_their_filters(
     assert everyone.text.count('href="/console/leads/') == 2
     assert_labelled(first.text)
     await rep.aclose()
+
+
+async def test_a_simulation_is_asked_in_the_policy_s_own_keys_and_a_refusal_keeps_the_form(
+    api: Api,
+) -> None:
+    await past_quote(api.sessions, api.team, "25", LAST_QUARTER)
+    maria = await signed_in(api, "manager")
+    page = await maria.get("/console/simulations")
+    assert 'name="policy.approval_timeout" value="P5D"' in page.text
+    form = {"csrf": csrf_of(page.text), "process": "quote_approval",
+            "policy.approval_timeout": "soon", "from": "2026-09-01"}
+    refused = await maria.post("/console/simulations", data=form)
+    assert refused.status_code == 422
+    assert "approval_timeout" in refused.text and 'value="soon"' in refused.text
+    asked = await maria.post("/console/simulations",
+                             data={**form, "policy.approval_timeout": "P2D"})
+    assert asked.status_code == 303
+    url = asked.headers["location"]
+
+    async def done() -> str | None:
+        shown = (await maria.get(url)).text
+        return shown if 'id="outcomes"' in shown else None
+
+    shown = await eventually(done, timeout=60)
+    assert "outcome sooner</strong>: 1" in shown
+    assert "approval_timeout = P2D" in shown
+    await maria.aclose()

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,7 @@ from tests.api.test_invoices import issue, pay
 from tests.api.test_own_workflows import new_lead
 from tests.api.test_tickets import _assigned, opened, support_tokens
 from tests.conftest import free_port
+from tests.simulation.cases import LAST_QUARTER, Decision, past_quote
 from tests.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("database_url", ["sqlite"],
@@ -305,3 +307,37 @@ steps:
   - {id: call, task: {title: "Call {lead.name}", assign: owner, due: 1d}}
   - {id: done, end: {outcome: handed to sales}}
 """
+
+
+async def test_a_manager_simulates_a_shorter_timeout_and_reads_what_would_have_happened(
+    api: Api, console: str, browser: Browser,
+) -> None:
+    team = api.team
+    await past_quote(api.sessions, team, "25", LAST_QUARTER)
+    late = await past_quote(api.sessions, team, "30", LAST_QUARTER + timedelta(days=1),
+                            Decision(timedelta(days=3), "rejected", team.manager, "too much"))
+    manager = await sign_in(browser, console, api.tokens["manager"])
+    await manager.get_by_role("link", name="Simulations").click()
+    await expect(manager.get_by_role("heading", name="Simulations")).to_be_visible()
+    await expect(manager.get_by_label("approval timeout")).to_have_value("P5D")
+    await check(manager, "simulations")
+    await manager.get_by_label("approval timeout").fill("P2D")
+    await manager.locator("#policy-cases-from").fill("2026-09-01")
+    await manager.get_by_role("button", name="Simulate", exact=True).click()
+
+    await expect(manager.get_by_role("heading", name=re.compile(r"^Simulation \d+"))
+                 ).to_be_visible()
+    outcomes = manager.locator("#outcomes")
+    await expect(outcomes).to_be_visible(timeout=60_000)  # the page follows it by itself
+    await expect(manager.get_by_text(f"rejected → validated: 1 — quote {late} submission 1")
+                 ).to_be_visible()
+    await expect(outcomes.get_by_role("row", name=re.compile("^validated"))).to_have_text(
+        re.compile(r"validated\s*1\s*2"))
+    await expect(manager.locator("svg.chart rect")).to_have_count(4)
+    await check(manager, "simulation")
+    runs = manager.locator("details.case-runs").filter(
+        has_text=f"quote {late} submission 1: rejected → validated")
+    await runs.locator("summary").click()
+    await expect(runs.locator("li.differs").first).to_be_visible()
+    await expect(runs.get_by_text("rejected by Maria after 3.0 days")).to_be_visible()
+    await shot(manager, "simulation-case-desktop")
