@@ -23,7 +23,16 @@ from pathlib import Path
 
 from bench import report
 from bench.loads import LOADS, Loads
-from bench.measures import approvals, deals, enrolments, intake, reads, starts, storm
+from bench.measures import (
+    approvals,
+    deals,
+    enrolments,
+    intake,
+    reads,
+    simulations,
+    starts,
+    storm,
+)
 from bench.outcomes import Outcome
 from bench.processes import StackError
 from bench.profiles import write_summary
@@ -37,7 +46,7 @@ POSTGRES_SERVER = os.environ.get(
 API_PROCESSES = os.cpu_count() or 1
 """crmflow's API runs as production is advised to: one process per core."""
 MEASURES = frozenset({"intake", "starts", "deals", "reads", "storm", "approvals",
-                      "enrolments"})
+                      "enrolments", "simulations"})
 """``--only`` names; the approvals decide the storm's quotes, so they prepare a storm too."""
 
 
@@ -85,6 +94,9 @@ async def measure_database(database: str, loads: Loads, args: argparse.Namespace
         if "enrolments" in only:
             await step(stack, "own workflow enrolments",
                        lambda: enrolments.measure(stack, loads), outcome)
+        if "simulations" in only:
+            await step(stack, "simulations", lambda: simulations.measure(stack, loads),
+                       outcome)
         if not {"storm", "approvals"} & only:
             if "reads" in only:
                 await step(stack, "reads", lambda: reads.measure(stack, loads), outcome)

@@ -149,3 +149,23 @@ class BareApproval:
 
 
 WORKFLOWS = [BareWaiting, BareDeal, BareApproval]
+
+
+@dataclass
+class Timeline:
+    days: int
+    """How many daily steps: one activity each, then a day's timer (a simulated case's
+    reminders and waits)."""
+
+
+@workflow.defn
+class BareTimeline:
+    """A past case replayed with nothing of crmflow: an activity, then a one-day timer, for
+    ``days`` days — the floor of a simulation's runs on a time-skipping server."""
+
+    @workflow.run
+    async def run(self, timeline: Timeline) -> int:
+        for _ in range(timeline.days):
+            await report("")
+            await workflow.sleep(timedelta(days=1))
+        return timeline.days

@@ -36,6 +36,8 @@ class Loads:
     enrolments: int = 1_000
     """Measure 7: objects enrolled in one request in the largest definition the policy
     allows."""
+    simulated: int = 100
+    """Measure 8: past quote cases one simulation replays (each twice)."""
     grace: float = 10.0
     """Seconds a call under way at a measure's deadline may still take (then: failed)."""
     concurrency: int = 32
@@ -50,9 +52,10 @@ FULL = Loads("full", open_processes=10_000, intake_seconds=30, starts=4_000,
              read_seconds=4)
 QUICK = Loads("quick", open_processes=300, intake_seconds=8, starts=300, starts_seconds=2,
               deals=100, deals_seconds=2, approvals=100, approvals_seconds=2, reminders=300,
-              storm_seconds=10, read_rows=10_000, read_seconds=1, grace=3, enrolments=200)
+              storm_seconds=10, read_rows=10_000, read_seconds=1, grace=3, enrolments=200,
+              simulated=30)
 TINY = Loads("tiny", open_processes=20, intake_seconds=8, starts=20, starts_seconds=1,
              deals=8, deals_seconds=1, approvals=8, approvals_seconds=1, reminders=20,
              storm_seconds=5, read_rows=500, read_seconds=0.5, grace=3, concurrency=8,
-             deciders=4, enrolments=10)
+             deciders=4, enrolments=10, simulated=6)
 LOADS = {loads.name: loads for loads in (FULL, QUICK, TINY)}

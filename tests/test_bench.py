@@ -29,6 +29,7 @@ MEASURES = {
     "5 timer storm: CPU per reminder", "6 read: CPU per read",
     "7 own workflow: enrol in one request", "7 own workflow: enrolments taken in",
     "7 own workflow: worker memory per open enrolment",
+    "8 simulation: cases simulated", "8 simulation: live starts while one runs",
 }
 
 

@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from api.access import PUBLIC, READS, RULES
 from api.app import create_app
 from crm import db
-from crm.models import Invoice, Project, ProjectMember, User
+from crm.models import Invoice, Project, ProjectMember, Simulation, User
 from crm.project_templates import BUILT_IN
 from crm.repo import people, projects, quotes, tasks, tickets
 from crm.repo.scopes import Scope
@@ -70,7 +70,8 @@ class World:
 
 async def build_world(api: Api) -> World:
     """Sales (Alice, Maria), Nordics (Olaf), Support (Sam, Lea), Helpdesk (Hugo): a lead, a
-    quote per author, a sale, a project, a ticket and a task of each side; an invoice."""
+    quote per author, a sale, a project, a ticket, a task and a simulation of each side; an
+    invoice."""
     support = await factories.support_team(api.sessions)
     team, world = api.team, World()
     async with db.unit_of_work(api.sessions) as session:
@@ -105,12 +106,16 @@ async def build_world(api: Api) -> World:
                    for who, user in callers.items()}
         foreign_task = await tasks.create_task(session=session, kind="walk", title="Walk",
                                                assignee_id=olaf.id)
+        ours, nordics = (Simulation(process="quote_approval", request={}, team_id=team_id)
+                         for team_id in (team.rep.team_id, olaf.team_id))
+        session.add_all([ours, nordics])
         await session.flush()
         world.mine = {
             "lead_id": {"rep": lead.id}, "quote_id": {**authored}, "sale_id": {"rep": sale.id},
             "project_id": {"rep": project}, "invoice_id": {"rep": invoice.id},
             "ticket_id": {"rep": ticket}, "task_id": task_of,
             "template_id": {"rep": template.id}, "team_id": {"rep": team.rep.team_id},
+            "simulation_id": {"rep": ours.id},
             "workflow_id": {"rep": f"lead-{lead.id}", "accountant": f"invoice-{invoice.id}",
                             "sam": f"ticket-{ticket}", "lea": f"ticket-{ticket}"},
         }
@@ -118,6 +123,7 @@ async def build_world(api: Api) -> World:
             "lead_id": foreign_lead.id, "quote_id": foreign_quote.id, "sale_id": foreign_sale.id,
             "project_id": foreign_project, "invoice_id": invoice.id, "ticket_id": foreign_ticket,
             "task_id": foreign_task.id, "template_id": template.id, "team_id": olaf.team_id,
+            "simulation_id": nordics.id,
         }.items()}
         world.theirs["workflow_id"] = {
             "rep": f"lead-{foreign_lead.id}", "accountant": f"invoice-{invoice.id}",
