@@ -102,9 +102,11 @@ class Simulator:
     async def run(self, cases: list[Case], in_force: Any, proposed: Any,
                   progress: Callable[[int], Awaitable[None]] | None = None,
                   ) -> list[CaseResult]:
+        if not cases:
+            return []  # no server to start for nothing
         env = await WorkflowEnvironment.start_time_skipping(
             test_server_existing_path=test_server(), data_converter=DATA_CONVERTER,
-            runtime=_quiet())
+            runtime=quiet_runtime())
         try:
             await _register_search_attributes(env.client)
             async with Worker(env.client, task_queue=self.queue,
@@ -173,7 +175,7 @@ class Simulator:
 
 
 @functools.cache
-def _quiet() -> Runtime:
+def quiet_runtime() -> Runtime:
     """The simulations' own Temporal runtime: errors only in its logs (a simulation's test
     server warns of what a test server lacks, which says nothing here)."""
     return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(

@@ -32,7 +32,7 @@ from crm import db
 from crm.launcher import _adapter
 from crm.models import ProcessStart, StatusChange
 from crm.models.base import utcnow
-from simulation.engine import test_server
+from simulation.engine import quiet_runtime, test_server
 from workflows.contracts import Person
 from workflows.quote_types import QuoteApprovalInput, QuotedLine
 
@@ -94,7 +94,8 @@ async def _bare(cases: int) -> float:
     async def nothing(tag: str) -> None:
         return None
 
-    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=test_server())
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=test_server(),
+                                                       runtime=quiet_runtime())
     try:
         async with Worker(env.client, task_queue="bench-simulation", workflows=[BareTimeline],
                           activities=[nothing]):
