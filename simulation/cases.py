@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -53,13 +54,35 @@ class Case:
 
 
 @dataclass
+class Happening:
+    """What someone did to a made-up case, ``after`` its start: a status a person or the
+    customer brings about (a quote ``validated`` or ``rejected`` by a manager, ``sent`` by
+    its author, ``won`` or ``lost``)."""
+
+    after: timedelta
+    status: str
+
+
+@dataclass
+class MadeUp:
+    """A case that never happened, for a scenario: a quote's discount and total, and what
+    people do to it."""
+
+    discount_pct: Decimal
+    total: Decimal = Decimal(1000)
+    happenings: list[Happening] = field(default_factory=list)
+
+
+@dataclass
 class Selection:
-    """Which cases: those started in a period (and of a team), or named by their objects."""
+    """Which cases: those started in a period (and of a team), named by their objects, or
+    made up (a scenario, in a team)."""
 
     since: datetime | None = None
     until: datetime | None = None
     team_id: int | None = None
     object_ids: list[int] | None = None
+    scenario: list[MadeUp] | None = None
 
 
 Events = Callable[[AsyncSession, Case, datetime | None], Awaitable[list[OutsideEvent]]]
@@ -83,6 +106,8 @@ class Subject:
     """The statuses that end what the simulation compares; the first reached counts."""
     asking: tuple[str, ...] = ()
     """The statuses in which the process waits for a person's decision."""
+    made_up: Callable[[AsyncSession, Selection], Awaitable[list[Case]]] | None = None
+    """The cases of a scenario (None: the process takes no scenario)."""
     follows: str | None = None
     """The object whose statuses the timelines show (the process's own by default)."""
     simulated_by: tuple[str, ...] = ()
@@ -96,7 +121,10 @@ class Subject:
 async def past_cases(session: AsyncSession, subject: Subject, chosen: Selection,
                      limit: int) -> list[Case]:
     """The cases chosen, oldest first, at most ``limit + 1`` (so the caller can tell there
-    were more than it runs)."""
+    were more than it runs); a scenario's, as made up."""
+    if chosen.scenario is not None:
+        assert subject.made_up is not None, "checked when asked"
+        return (await subject.made_up(session, chosen))[:limit + 1]
     spec = subject.process
     query = select(ProcessStart).where(ProcessStart.process == spec.name,
                                        ProcessStart.started_at.is_not(None))

@@ -6,20 +6,34 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm.errors import Conflict
 from crm.models import StatusChange, User
+from crm.models.base import utcnow
 from crm.policies import Policies
-from simulation.cases import Case, OutsideEvent, Subject, aware, fixed
+from crm.repo import people
+from simulation.cases import (
+    Case,
+    Happening,
+    OutsideEvent,
+    Selection,
+    Subject,
+    aware,
+    fixed,
+)
+from workflows.contracts import Person
 from workflows.quote_approval import QuoteApproval
 from workflows.quote_types import (
     CustomerResponse,
     ManagerDecision,
     QuoteApprovalInput,
     QuoteApprovalPolicy,
+    QuotedLine,
     QuoteSending,
 )
 from workflows.registry import QUOTE_APPROVAL
@@ -62,6 +76,47 @@ async def _event(session: AsyncSession, case: Case, change: StatusChange
                         decision=True)
 
 
+async def made_up(session: AsyncSession, chosen: Selection) -> list[Case]:
+    """A scenario's quotes, authored by the team's first sales rep and decided by its first
+    sales manager (the real people: those asked for a decision are the team's managers)."""
+    assert chosen.scenario is not None and chosen.team_id is not None, "checked when asked"
+    reps = await people.active_users(session=session, roles=[Role.SALES_REP],
+                                     team_id=chosen.team_id)
+    managers = await people.active_users(session=session, roles=[Role.SALES_MANAGER],
+                                         team_id=chosen.team_id)
+    if not reps or not managers:
+        raise Conflict(f"team {chosen.team_id} has no sales rep and manager to play a scenario")
+    author, manager = reps[0], managers[0]
+    cases = []
+    for n, quote in enumerate(chosen.scenario, start=1):
+        data = QuoteApprovalInput(
+            quote_id=-n, lead_id=-n, submission=1,
+            author=Person(author.id, author.name, author.email), team_id=chosen.team_id,
+            customer=f"Scenario customer {n}", customer_id=None, contact_name="A buyer",
+            contact_email=f"buyer-{n}@scenario.invalid", currency="EUR",
+            lines=[QuotedLine("As in the scenario", Decimal(1), quote.total)],
+            discount_pct=quote.discount_pct,
+            total=(quote.total * (100 - quote.discount_pct) / 100).quantize(Decimal("0.01")))
+        events = [_made_up(h, author, manager) for h in quote.happenings]
+        cases.append(Case(f"scenario quote {n}", -n, f"quote--{n}", utcnow(), data,
+                          sorted(events, key=lambda e: e.after)))
+    return cases
+
+
+def _made_up(happening: Happening, author: User, manager: User) -> OutsideEvent:
+    status, after = happening.status, happening.after
+    if status in ("won", "lost"):
+        return OutsideEvent(after, status, QuoteApproval.customer_answered,
+                            fixed(CustomerResponse(status == "won", None, "in the scenario")))
+    if status == "sent":
+        return OutsideEvent(after, f"sent by {author.name}", QuoteApproval.send_to_customer,
+                            fixed(QuoteSending(author.id, author.role)))
+    return OutsideEvent(after, f"{status} by {manager.name}", QuoteApproval.decide,
+                        fixed(ManagerDecision(status == "validated", manager.id, manager.role,
+                                              manager.team_id, "in the scenario")),
+                        decision=True)
+
+
 def prepared(data: QuoteApprovalInput, policy: QuoteApprovalPolicy,
              _shift: timedelta) -> QuoteApprovalInput:
     return dataclasses.replace(data, policy=policy)
@@ -76,4 +131,6 @@ QUOTES = Subject(
     name=lambda data: f"quote {data.quote_id} submission {data.submission}",
     events=events, prepared=prepared, policy_in_force=_in_force,
     outcomes=("validated", "rejected"), asking=("pending_approval", "escalated"),
-    simulated_by=(Role.SALES_MANAGER,))
+    made_up=made_up, simulated_by=(Role.SALES_MANAGER,))
+SCENARIO_STATUSES = ("validated", "rejected", "sent", "won", "lost")
+"""What a scenario's people may do to a quote."""

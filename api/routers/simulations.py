@@ -8,8 +8,9 @@ invoices. Each reads the simulations within the same reach.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, status
 from pydantic import Field
@@ -26,7 +27,7 @@ from crm.errors import Forbidden, NotFound, ServiceUnavailable
 from crm.models import Simulation, Team
 from crm.repo.own import MODELS
 from crm.repo.scopes import Scope
-from simulation.cases import Selection
+from simulation.cases import Happening, MadeUp, Selection
 from simulation.service import ASKED, Asked, OwnAsked, Refused, prepare
 from workflows.roles import Role
 from workflows.simulation_run import SimulationRun, SimulationToRun, workflow_id
@@ -46,6 +47,18 @@ class DefinitionIn(In):
         default=None, description="a published version; none: the draft")
 
 
+class HappeningIn(In):
+    after: timedelta = Field(description="from the case's start, e.g. P3D")
+    status: Literal["validated", "rejected", "sent", "won", "lost"]
+
+
+class MadeUpIn(In):
+    discount_pct: Annotated[Decimal, Field(ge=0, le=100)]
+    total: Annotated[Decimal, Field(gt=0, le=10**9)] = Decimal(1000)
+    happenings: Annotated[list[HappeningIn], Field(max_length=20)] = Field(
+        default_factory=list)
+
+
 class SimulationIn(In):
     process: Annotated[str, Field(max_length=64, examples=["quote_approval"])] | None = None
     definition: DefinitionIn | None = Field(default=None, description=(
@@ -53,7 +66,10 @@ class SimulationIn(In):
     policy: dict[str, Any] = Field(default_factory=dict, description=(
         "the values to change in the policy in force, as in the policy file's table"))
     cases: PeriodIn | Annotated[list[Id], Field(min_length=1, max_length=10_000)] = Field(
-        default_factory=PeriodIn)
+        default_factory=PeriodIn, description="a period (from, to, team) or the objects' ids")
+    scenario: Annotated[list[MadeUpIn], Field(min_length=1, max_length=200)] | None = Field(
+        default=None, description=(
+            "made-up quotes instead of past ones, played by the people of cases.team"))
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -63,6 +79,20 @@ def _aware(moment: datetime | None) -> datetime | None:
 async def _selection(body: SimulationIn, grant: GrantDep, session: SessionDep,
                      object_type: str) -> Selection:
     team = grant.user.team_id if grant.scope != Scope.ALL else None
+    if body.scenario is not None:
+        if isinstance(body.cases, list):
+            raise invalid("cases", "a scenario's cases are made up: name only its team")
+        chosen = team if team is not None else body.cases.team
+        if chosen is None:
+            raise invalid("cases.team", "a scenario is played by a team's people: name it")
+        if team is not None and body.cases.team not in (None, team):
+            raise Forbidden(f"team {body.cases.team} is not yours")
+        if await session.get(Team, chosen) is None:
+            raise invalid("cases.team", f"no team {chosen}")
+        return Selection(team_id=chosen, scenario=[
+            MadeUp(q.discount_pct, q.total, [Happening(h.after, h.status)
+                                            for h in q.happenings])
+            for q in body.scenario])
     if isinstance(body.cases, list):
         if team is not None:
             for object_id in body.cases:
@@ -106,6 +136,8 @@ async def ask(body: SimulationIn, session: SessionDep, grant: GrantDep, client: 
         raise Forbidden(f"{name} is simulated by "
                         f"{', '.join(r.replace('_', ' ') + 's' for r in subject.simulated_by)}"
                         f" and admins; you are {grant.user.role}")
+    if body.scenario is not None and subject.made_up is None:
+        raise invalid("scenario", f"{name} takes no scenario: only quote_approval does")
     asked.cases = await _selection(body, grant, session, subject.follows or
                                    subject.process.object_type)
     row = Simulation(process=name, request=ASKED.dump_python(asked, mode="json"),

@@ -88,3 +88,43 @@ async def test_what_cannot_be_simulated_is_refused_naming_the_field_and_records_
             assert error["field"] == field, answer.json()
     async with api.sessions() as session:
         assert await session.scalar(select(func.count(Simulation.id))) == 0
+
+
+async def test_a_scenario_of_made_up_quotes_is_played_by_the_team_s_people(api: Api) -> None:
+    asked = await api.call("POST", "/simulations", "manager", json={
+        "process": "quote_approval", "policy": {"approval_timeout": "P2D"},
+        "scenario": [
+            {"discount_pct": 25},
+            {"discount_pct": 30, "happenings": [{"after": "P3D", "status": "rejected"}]},
+            {"discount_pct": 10, "happenings": [{"after": "PT2H", "status": "sent"},
+                                                {"after": "P4D", "status": "won"}]}]})
+    assert asked.status_code == 202, asked.text
+
+    async def done() -> dict[str, Any] | None:
+        found = (await api.call("GET", f"/simulations/{asked.json()['id']}", "manager")).json()
+        return found if found["status"] in ("done", "failed") else None
+
+    found = await eventually(done, timeout=120)
+    assert found["status"] == "done", found["error"]
+    summary = found["result"]["summary"]
+    assert summary["changed"] == {"rejected → validated": ["scenario quote 2"]}
+    assert summary["sooner"] == ["scenario quote 1"]
+    won = {c["case"]: c for c in found["result"]["cases"]}["scenario quote 3"]
+    assert (won["current"]["ended"], won["proposed"]["ended"]) == ("won", "won")
+    asked_of = {m["detail"] for c in found["result"]["cases"]
+                for m in c["current"]["timeline"] if m["what"] == "approval_request"}
+    assert asked_of == {api.team.manager.email, api.team.other_manager.email}
+
+    for who, body, field in (
+            ("admin", {"process": "quote_approval", "scenario": [{"discount_pct": 25}]},
+             "cases.team"),  # an admin has no team: the scenario names one
+            ("admin", {"process": "invoice_dunning", "scenario": [{"discount_pct": 5}]},
+             "scenario"),
+            ("manager", {"process": "quote_approval", "scenario": [{"discount_pct": 120}]},
+             "scenario.0.discount_pct"),
+            ("manager", {"process": "quote_approval", "scenario": [{"discount_pct": 5}],
+                         "cases": [1]}, "cases")):
+        answer = await api.call("POST", "/simulations", who, json=body)
+        assert answer.status_code == 422, answer.text
+        [error] = answer.json()["errors"]
+        assert error["field"] == field, error
