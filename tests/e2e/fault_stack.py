@@ -25,7 +25,6 @@ import httpx
 import psutil
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
@@ -34,7 +33,6 @@ from temporalio.client import Client
 
 from crm import db
 from crm.migrate import upgrade_to_head
-from crm.models import OutboxEmail
 from crm.settings import Settings
 from crm.temporal import connect
 from crmflow.dev_stack import TemporalDevServer
@@ -198,19 +196,6 @@ class FaultStack:
         except psutil.Error:
             return False
         return any(c.raddr and c.raddr.port == self.smtp_port for c in connections)
-
-    async def unrecorded_conversations(self) -> int:
-        """Emails whose SMTP conversation began and whose outcome the outbox has not
-        recorded: the at-least-once window a worker killed now may leave open (each may be
-        accepted again by the next attempt). Counted over every worker: an upper bound."""
-        sessions, engine = self.sessions()
-        try:
-            async with sessions() as session:
-                return int(await session.scalar(select(func.count(OutboxEmail.id)).where(
-                    OutboxEmail.status == "pending", OutboxEmail.attempted_at.is_not(None)))
-                    or 0)
-        finally:
-            await engine.dispose()  # type: ignore[attr-defined]
 
     async def start_temporal(self) -> None:
         assert self.temporal is not None

@@ -90,12 +90,10 @@ def report(summary: str) -> None:
         figures.write(f"{datetime.now(UTC):%Y-%m-%d %H:%M} {summary}\n")
 
 
-async def storm(stack: FaultStack, kills: int, every: float) -> tuple[int, int]:
+async def storm(stack: FaultStack, kills: int, every: float) -> int:
     """SIGKILL a worker every ``every`` seconds, preferring a moment when it is in the middle
-    of an SMTP conversation, and start another at once: how many died mid-conversation, and
-    how many emails each kill left in the at-least-once window (a conversation begun, its
-    outcome not recorded), summed: the most a storm may accept twice."""
-    mid_send = window = 0
+    of an SMTP conversation, and start another at once: how many died mid-conversation."""
+    mid_send = 0
     for _ in range(kills):
         await asyncio.sleep(every)
         victim = stack.live_workers()[0]  # the oldest
@@ -106,9 +104,8 @@ async def storm(stack: FaultStack, kills: int, every: float) -> tuple[int, int]:
         mid_send += stack.sending(victim)
         victim.kill()
         await asyncio.to_thread(victim.wait, 10)
-        window += await stack.unrecorded_conversations()
         stack.start_worker()
-    return mid_send, window
+    return mid_send
 
 
 async def test_a_storm_of_worker_kills_loses_and_doubles_nothing(stack: FaultStack) -> None:
@@ -121,7 +118,7 @@ async def test_a_storm_of_worker_kills_loses_and_doubles_nothing(stack: FaultSta
     for _ in range(WAVES):
         workload.wave()
         await asyncio.sleep(WAVE_EVERY)
-    mid_send, window = await killing
+    mid_send = await killing
     await workload.finish(timeout=SETTLE)
     found = await audit(stack, workload, await stack.client(), timeout=AUDIT_WAIT)
     enrolments = [await workload.api.get(f"/enrolments/{e.object_id}", "admin")
@@ -130,10 +127,9 @@ async def test_a_storm_of_worker_kills_loses_and_doubles_nothing(stack: FaultSta
     await workload.api.close()
     report(found.summary(
         "worker SIGKILL storm",
-        f"{KILLS} worker SIGKILLs {KILL_EVERY:g} s apart ({mid_send} mid-SMTP-conversation, "
-        f"{window} emails left in the window)",
+        f"{KILLS} worker SIGKILLs {KILL_EVERY:g} s apart ({mid_send} mid-SMTP-conversation)",
         time.monotonic() - started))
-    found.assert_clean(window_allowed=window)
+    found.assert_clean(window_allowed=KILLS)
     assert sum(found.processes.values()) >= 100
     assert mid_send >= 1, "no worker died in the middle of sending"
     assert found.processes["enrolment"] == found.processes["lead"]
