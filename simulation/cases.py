@@ -20,7 +20,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.models import ProcessStart
-from crm.policies import Policies
 from crm.repo.own import MODELS
 from workflows.registry import ProcessSpec
 
@@ -101,7 +100,6 @@ class Subject:
     """The case's outside events (until the same object's next start, when given)."""
     prepared: Callable[[Any, Any, timedelta], Any]
     """The input with a policy, its dates moved by the shift to the simulation's clock."""
-    policy_in_force: Callable[[Policies], Any]
     outcomes: tuple[str, ...]
     """The statuses that end what the simulation compares; the first reached counts."""
     asking: tuple[str, ...] = ()

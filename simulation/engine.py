@@ -166,7 +166,7 @@ class Simulator:
         unanswered = []
         gave = any(event.decision for event in case.events)
         if not gave and any(m.what in subject.asking for m in statuses):
-            unanswered.append("asked for a manager's decision the real case never gave: "
+            unanswered.append("asked for a person's decision the real case never gave: "
                               + (f"{outcome.what} by its rule" if outcome else "none came"))
         last = statuses[-1].what if statuses else ""
         return Run(outcome.what if outcome else "",

@@ -9,13 +9,11 @@ from __future__ import annotations
 import dataclasses
 import re
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.models import Payment, StatusChange, User
-from crm.policies import Policies
 from simulation.cases import Case, OutsideEvent, Subject, aware, fixed
 from workflows.dunning_ladder import DunningPolicy
 from workflows.dunning_types import (
@@ -99,13 +97,9 @@ def prepared(data: InvoiceDunningInput, policy: DunningPolicy,
                                notify_process_id=None, carried=None)
 
 
-def _in_force(policies: Policies) -> Any:
-    return policies.dunning
-
-
 INVOICES = Subject(
     process=INVOICE_DUNNING, run=InvoiceDunning.run,
     name=lambda data: f"invoice {data.number}",
-    events=events, prepared=prepared, policy_in_force=_in_force,
+    events=events, prepared=prepared,
     outcomes=("paid", "in_collections", "written_off", "credited"),
     simulated_by=(Role.ACCOUNTANT,))

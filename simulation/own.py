@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.models import LeadEvent, StatusChange
 from crm.models.base import utcnow
-from crm.policies import Policies
 from crm.repo import own
 from crm.repo.own import MODELS
 from simulation.cases import Case, OutsideEvent, Selection, Subject, aware, fixed
@@ -112,9 +111,5 @@ def subject(object_type: str) -> Subject:
     return Subject(
         process=OWN_WORKFLOW, run=OwnWorkflow.run,
         name=lambda data: f"{data.object_type} {data.object_id}", events=events,
-        prepared=prepared, policy_in_force=_no_policy, outcomes=ENDS,
+        prepared=prepared, outcomes=ENDS,
         simulated_by=(Role.SALES_MANAGER,), follows=object_type)
-
-
-def _no_policy(_policies: Policies) -> None:
-    return None

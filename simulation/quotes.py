@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.errors import Conflict
 from crm.models import StatusChange, User
 from crm.models.base import utcnow
-from crm.policies import Policies
 from crm.repo import people
 from simulation.cases import (
     Case,
@@ -122,15 +120,9 @@ def prepared(data: QuoteApprovalInput, policy: QuoteApprovalPolicy,
     return dataclasses.replace(data, policy=policy)
 
 
-def _in_force(policies: Policies) -> Any:
-    return policies.quote_approval
-
-
 QUOTES = Subject(
     process=QUOTE_APPROVAL, run=QuoteApproval.run,
     name=lambda data: f"quote {data.quote_id} submission {data.submission}",
-    events=events, prepared=prepared, policy_in_force=_in_force,
+    events=events, prepared=prepared,
     outcomes=("validated", "rejected"), asking=("pending_approval", "escalated"),
     made_up=made_up, simulated_by=(Role.SALES_MANAGER,))
-SCENARIO_STATUSES = ("validated", "rejected", "sent", "won", "lost")
-"""What a scenario's people may do to a quote."""

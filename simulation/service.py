@@ -79,7 +79,7 @@ async def prepare(session: AsyncSession, asked: Asked, policies: Policies) -> Pr
         raise Refused("process", f"{asked.process!r} cannot be simulated (it may be "
                                  f"{', '.join(SUBJECTS)}; or name a definition)")
     table = subject.process.policy_table
-    in_force = subject.policy_in_force(policies)
+    in_force = getattr(policies, table)
     try:
         proposed = changed(table, in_force, asked.policy, "policy")
     except PolicyError as error:
