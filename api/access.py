@@ -57,6 +57,8 @@ SUPPORT_READ: Rule = {AGENT: TEAM, SUPPORT_LEAD: TEAM, ADMIN: ALL}
 AGENT_WORK: Rule = {AGENT: OWN, SUPPORT_LEAD: TEAM, ADMIN: ALL}
 FOR_THE_CUSTOMER: Rule = {INTEGRATION: ALL, AGENT: TEAM, SUPPORT_LEAD: TEAM, ADMIN: ALL}
 DESIGNERS: Rule = {ADMIN: ALL, MANAGER: ALL, SUPPORT_LEAD: ALL}
+INSIGHTS: Rule = {REP: OWN, MANAGER: TEAM, AGENT: OWN, SUPPORT_LEAD: TEAM, ACCOUNTANT: ALL,
+                  ADMIN: ALL}
 
 PUBLIC = frozenset({"GET /health"})
 """Endpoints anyone may call, without a token."""
@@ -138,6 +140,14 @@ RULES: dict[str, Rule] = {
     "GET /simulations/{simulation_id}": {MANAGER: TEAM, ACCOUNTANT: ALL, ADMIN: ALL},
     "GET /processes": staff(ALL),
     "GET /processes/{workflow_id}": staff(ALL),
+    # Insights: a rep their own cases, a manager or support lead their team's; the funnel
+    # and cycle times of a process are read by its people (crm.insights.views.READERS).
+    "GET /insights/funnel": INSIGHTS,
+    "GET /insights/cycle-times": INSIGHTS,
+    "GET /insights/approvals": {REP: OWN, MANAGER: TEAM, ADMIN: ALL},
+    "GET /insights/forecast": {REP: OWN, MANAGER: TEAM, ADMIN: ALL},
+    "GET /insights/sla": {AGENT: OWN, SUPPORT_LEAD: TEAM, ADMIN: ALL},
+    "GET /insights/cash": ACCOUNTING,
 }
 
 READS: dict[str, str] = {

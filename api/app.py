@@ -18,6 +18,7 @@ from api.routers import (
     enrolments,
     health,
     inbound,
+    insights,
     invoices,
     leads,
     me,
@@ -99,6 +100,6 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     for router in (me.router, leads.router, quotes.router, projects.router, invoices.router,
                    tickets.router, inbound.router, tasks.router, emails.router,
                    processes.router, project_templates.router, definitions.router,
-                   enrolments.router, simulations.router):
+                   enrolments.router, simulations.router, insights.router):
         app.include_router(router, dependencies=[Depends(access.grant)])  # who may: first
     return app

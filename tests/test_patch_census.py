@@ -22,6 +22,7 @@ from crm.patch_census import PatchCensus, census
 from tests.conftest import fresh_namespace
 from tests.waiting import eventually
 from tests.workflows.patched_process import GREETING, AfterThePatch, BeforeThePatch
+from workflows.patches import PATCHES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,15 +76,19 @@ async def _settled(counting: Awaitable[list[PatchCensus]], *, predating: int,
         else []
 
 
-async def test_the_command_says_1_0_has_no_patch(dev_server: WorkflowEnvironment) -> None:
+async def test_the_command_counts_each_registered_patch(dev_server: WorkflowEnvironment) -> None:
     env = {**os.environ,
            "CRMFLOW_TEMPORAL_ADDRESS": dev_server.client.service_client.config.target_host,
            "CRMFLOW_TEMPORAL_NAMESPACE": await fresh_namespace(dev_server)}
     done = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "crmflow.cli", "processes", "versions"],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert (done.returncode, done.stdout) == (
-        0, "no patches: every open run is of this generation's code\n"), done.stderr
+    # A namespace of its own: no run is open, so each patch may be deprecated.
+    assert (done.returncode, done.stdout) == (0, "".join(
+        f"{patch.id} (since {patch.since}; {', '.join(patch.workflow_types)}): 0 open runs "
+        f"predate it, 0 carry it: may be deprecated (workflow.deprecate_patch): no open run "
+        f"predates it\n" for patch in PATCHES)), done.stderr
+    assert PATCHES, "the register's first patch: ticket-breaches-kept"
 
 
 def test_processes_take_patches_only_through_the_register() -> None:

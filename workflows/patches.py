@@ -16,7 +16,7 @@ that took it. From 1.0 on, such a change goes in three steps, each a release:
 A change too wide for a patch goes to a new Worker Deployment Version instead (the runs
 already open stay on the build that started them): see ``worker.versioning``.
 
-1.0.0 starts with no patch: every process is its first generation.
+1.0.0 started with no patch: every process was its first generation.
 """
 
 from __future__ import annotations
@@ -38,7 +38,13 @@ class Patch:
     """The old branch is gone; the call is ``workflow.deprecate_patch``."""
 
 
-PATCHES: tuple[Patch, ...] = ()
+BREACHES_KEPT = Patch(
+    "ticket-breaches-kept", date(2026, 12, 7),
+    "the ticket's row keeps when each target was missed (the insights count them): a breach "
+    "at the highest priority, which changed nothing on the row before, now saves it",
+    ("SupportTicket",))
+
+PATCHES: tuple[Patch, ...] = (BREACHES_KEPT,)
 """Every patch still in the code, oldest first."""
 
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows import steps
+from workflows import patches, steps
 from workflows.contracts import FIND_PEOPLE, PeopleToFind, Person, StartOptions, TaskToCreate
 from workflows.lifecycle import Lifecycle
 from workflows.messages import DISPUTE_RESOLVED, DisputeResolution, invoice_process_id
@@ -608,6 +608,9 @@ class SupportTicket:
         """Keep the ticket's row in step with the process (assignee, priority, SLA dates)."""
         async with self._saving:
             facts = self.agenda.facts(self.state)
+            if not patches.patched(patches.BREACHES_KEPT):  # a run from before: as it was
+                facts = dataclasses.replace(facts, first_response_breached_at=None,
+                                            resolution_breached_at=None)
             if facts == self._saved:
                 return
             await steps.write(

@@ -328,3 +328,5 @@ class TicketFacts:
     rating: int | None
     rating_comment: str | None
     reopenings: int
+    first_response_breached_at: datetime | None = None
+    resolution_breached_at: datetime | None = None

@@ -144,6 +144,8 @@ class TicketAgenda:
             rating=state.rating,
             rating_comment=state.rating_comment,
             reopenings=state.reopenings,
+            first_response_breached_at=first_response.breached_at,
+            resolution_breached_at=resolution.breached_at,
         )
 
     def at(self, instant: datetime | None) -> str:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.console.backend import Refused, form
+from api.console.charts import Bar, bars
 from api.console.forms import Fields, csrf_ok, refused_csrf
 from api.console.pages import PageDep
 from api.console.views import Page, Said
@@ -21,8 +22,6 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 PROCESSES = {"quote_approval": ("The quote rule", "quote_approval"),
              "invoice_dunning": ("The dunning ladder", "dunning")}
 """The built-in processes a simulation replays: their label and their policy table."""
-BAR = 180
-"""The widest bar of the summary chart, in its own units."""
 
 
 @router.get("/simulations", response_class=HTMLResponse)
@@ -108,21 +107,9 @@ def chart(summary: dict[str, Any]) -> str:
     """The outcomes under the policy in force and the proposed one, as paired bars."""
     outcomes = summary["outcomes"]
     names = sorted({*outcomes["current"], *outcomes["proposed"]})
-    most = max([1, *outcomes["current"].values(), *outcomes["proposed"].values()])
-    rows = []
-    for n, name in enumerate(names):
-        y = 8 + n * 44
-        rows.append(f'<text x="0" y="{y + 12}" class="chart-label">{name.replace("_", " ")}'
-                    f'</text>')
-        for k, (run, css) in enumerate((("current", "in-force"), ("proposed", "proposed"))):
-            count = outcomes[run].get(name, 0)
-            width = max(1, round(BAR * count / most)) if count else 0
-            top = y + 16 + k * 12
-            rows.append(f'<rect x="110" y="{top}" width="{width}" height="10" class="{css}">'
-                        f'<title>{run}: {count}</title></rect>'
-                        f'<text x="{116 + width}" y="{top + 9}" class="chart-count">{count}'
-                        f'</text>')
-    height = 16 + len(names) * 44
-    return (f'<svg viewBox="0 0 320 {height}" role="img" class="chart" '
-            f'aria-labelledby="chart-title"><title id="chart-title">Outcomes: in force '
-            f'(dark) and proposed (light)</title>{"".join(rows)}</svg>')
+    return bars("Outcomes: in force (dark) and proposed (light)", [
+        (name.replace("_", " "), [Bar(outcomes[run].get(name, 0), str(outcomes[run].get(name, 0)),
+                                      css)
+                                  for run, css in (("current", "in-force"),
+                                                   ("proposed", "proposed"))])
+        for name in names], "chart-title")

@@ -109,7 +109,8 @@ class Page:
         counts."""
         found = []
         for key, label, roles, counted in SECTIONS:
-            if role in roles and await self._readable(READ_FROM.get(key, f"/{key}")):
+            path = READ_FROM.get(key, f"/{key}")
+            if role in roles and (path is None or await self._readable(path)):
                 found.append({"key": key, "label": label, "href": f"/console/{key}",
                               "count": counts.get(key), "counted": counted})
         return found
@@ -129,10 +130,12 @@ SECTIONS = (("leads", "Leads", SALES, ""), ("quotes", "Quotes", SALES, ""),
             ("invoices", "Invoices", ACCOUNTING, "need your action"),
             ("tickets", "Tickets", SUPPORT, "assigned to you"),
             ("workflows", "Workflows", STAFF, ""),
-            ("simulations", "Simulations", ("admin", "sales_manager", "accountant"), ""))
+            ("simulations", "Simulations", ("admin", "sales_manager", "accountant"), ""),
+            ("insights", "Insights", STAFF, ""))
 """The navigation's lists: which roles' work needs each, and what its count counts."""
-READ_FROM = {"workflows": "/workflow-definitions"}
-"""The API list behind a section whose console name is not the API's."""
+READ_FROM: dict[str, str | None] = {"workflows": "/workflow-definitions", "insights": None}
+"""The API list behind a section whose console name is not the API's (None: every role of
+the section reads some of it)."""
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any

@@ -30,6 +30,9 @@ class Ticket(Base, Timestamped):
     subject: Mapped[str] = mapped_column(String(300))
     category: Mapped[str] = mapped_column(String(64), index=True)
     priority: Mapped[str] = mapped_column(String(16), default="normal")
+    opened_priority: Mapped[str | None] = mapped_column(String(16))
+    """The priority it was opened with: the targets it was first held to (a breach raises
+    ``priority``)."""
     channel: Mapped[str] = mapped_column(String(16), default="web")
     status: Mapped[str] = mapped_column(String(32), default="new", index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
@@ -39,6 +42,9 @@ class Ticket(Base, Timestamped):
     resolution_due: Mapped[datetime | None]
     """Both None while their clock is paused (waiting on the customer) or stopped."""
     first_responded_at: Mapped[datetime | None]
+    first_response_breached_at: Mapped[datetime | None]
+    resolution_breached_at: Mapped[datetime | None]
+    """When each target was missed (None: met, or not yet due)."""
     waiting_since: Mapped[datetime | None]
     escalated_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]

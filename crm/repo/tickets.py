@@ -25,6 +25,7 @@ Queue = Literal["mine", "team", "unassigned", "breaching", "all"]
 async def create_ticket(*, session: AsyncSession, **fields: object) -> Ticket:
     """A new ticket row (``crm.support.record_ticket`` opens one with its process)."""
     ticket = Ticket(**fields)
+    ticket.opened_priority = ticket.opened_priority or ticket.priority or "normal"
     session.add(ticket)
     await session.flush()
     return ticket

@@ -348,11 +348,11 @@ async def test_each_role_sees_its_sections_and_lists_page_with_their_filters(
     api: Api, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     await support_tokens(api)
-    expected = {"rep": ["Leads", "Quotes", "Projects", "Workflows"],
-                "accountant": ["Projects", "Invoices", "Workflows", "Simulations"],
-                "sam": ["Tickets", "Workflows"],
+    expected = {"rep": ["Leads", "Quotes", "Projects", "Workflows", "Insights"],
+                "accountant": ["Projects", "Invoices", "Workflows", "Simulations", "Insights"],
+                "sam": ["Tickets", "Workflows", "Insights"],
                 "admin": ["Approvals", "Leads", "Quotes", "Projects", "Invoices", "Tickets",
-                          "Workflows", "Simulations"]}
+                          "Workflows", "Simulations", "Insights"]}
     for who, sections in expected.items():
         client = await signed_in(api, who)
         nav = (await client.get("/console")).text.split("</nav>")[0]

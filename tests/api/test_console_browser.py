@@ -3,7 +3,8 @@ never downloaded). A manager approves a quote the rep is looking at, and the rep
 it validated by itself; a rep's self-approval is refused on screen; a post without the form's
 CSRF token is refused; an accountant records a payment and the invoice shows paid by itself
 when the customer pays the rest; a support agent answers a ticket on a phone with the
-keyboard alone and sees the customer's reply arrive. Every page is saved as a screenshot
+keyboard alone and sees the customer's reply arrive; a manager reads the insights on a
+phone. Every page is saved as a screenshot
 (phone and desktop) in ``.artifacts/console/``; each new page is checked for a label on every
 control and for fitting a 375 px screen.
 
@@ -31,6 +32,7 @@ from tests.api.test_invoices import issue, pay
 from tests.api.test_own_workflows import new_lead
 from tests.api.test_tickets import _assigned, opened, support_tokens
 from tests.conftest import free_port
+from tests.insights.history import build
 from tests.simulation.cases import LAST_QUARTER, Decision, past_quote
 from tests.waiting import eventually
 
@@ -341,3 +343,21 @@ async def test_a_manager_simulates_a_shorter_timeout_and_reads_what_would_have_h
     await expect(runs.locator("li.differs").first).to_be_visible()
     await expect(runs.get_by_text("rejected by Maria after 3.0 days")).to_be_visible()
     await shot(manager, "simulation-case-desktop")
+
+
+async def test_a_manager_reads_the_insights_on_a_phone(
+    api: Api, console: str, browser: Browser,
+) -> None:
+    await build(api.sessions, api.team)
+    manager = await sign_in(browser, console, api.tokens["manager"], **PHONE)
+    await manager.get_by_role("link", name="Insights").click()
+    await manager.get_by_label("From", exact=True).fill("2026-10-01")
+    await manager.get_by_label("To", exact=True).fill("2026-11-01")
+    await manager.get_by_role("button", name="Show").click()
+    funnel = manager.get_by_role("table", name="Funnel: Lead to sale")
+    await expect(funnel).to_contain_text("qualified")
+    await expect(manager.get_by_role("img", name=re.compile("cases reaching each stage"))
+                 ).to_be_visible()
+    await expect(manager.locator("#cycle-times")).to_contain_text(
+        "Cases wait longest in qualified")
+    await check(manager, "insights")

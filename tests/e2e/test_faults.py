@@ -64,13 +64,13 @@ async def mid_flight(stack: FaultStack) -> Workload:
     return workload
 
 
-KILLS, KILL_EVERY = 10, 10.0
-"""The storm: a worker SIGKILLed every ten seconds, ten times, each replaced at once."""
-WAVES, WAVE_EVERY = 8, 10.0
+KILLS, KILL_EVERY = 8, 10.0
+"""The storm: a worker SIGKILLed every ten seconds, eight times, each replaced at once."""
+WAVES, WAVE_EVERY = 6, 10.0
 """Sixteen processes of every kind started every ten seconds while the storm lasts."""
 TEMPORAL_DOWN = 10.0
 DATABASE_DOWN = 30.0
-SMTP_DOWN = 60.0
+SMTP_DOWN = 40.0
 """The email activity retries with exponential backoff (1, 2, 4, 8, 16, 32, 64 s…): an email
 first refused late in the outage waits up to about half the outage again after it ends."""
 SETTLE = 180.0

@@ -166,7 +166,12 @@ async def test_clocks_count_business_hours_over_a_long_weekend_then_warn_and_bre
     [breach] = mail_for(h, team.lead.email, f"sla:first_response:breach:{team.lead.id}")
     assert "escalated to urgent" in breach.subject
     ticket = await row(h, ticket_id)
-    assert (ticket.priority, ticket.escalated_at is not None) == ("urgent", True)
+    assert (ticket.priority, ticket.opened_priority, ticket.escalated_at is not None) == (
+        "urgent", "high", True)
+    # The row keeps when the target was missed (the insights count it), not the resolution's.
+    assert ticket.first_response_breached_at is not None
+    assert abs(ticket.first_response_breached_at - due) < timedelta(minutes=1)
+    assert ticket.resolution_breached_at is None
     view = await handle.query(SupportTicket.current_state)
     assert view.clocks[0].state == "breached" and view.clocks[0].remaining < timedelta(0)
     # After the breach a lead hands the ticket to someone else.

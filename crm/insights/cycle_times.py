@@ -1,0 +1,91 @@
+"""Cycle times: how long cases stay in each status (or step of your own workflow), p50 and
+p90, and where they wait longest (the bottleneck: the highest p50), with the slowest cases
+behind each bar.
+
+A stay is counted once it has ended, in the period it ended in; one still going is not
+(its length is not known yet). A status changed to itself (an invoice's next reminder while
+it stays overdue) does not end the stay. Times are wall-clock hours: an SLA's working hours
+are support's own view (``crm.insights.sla``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.insights.charts import Chart, Slice
+from crm.insights.funnel import step_order
+from crm.insights.processes import Followed
+from crm.insights.ranks import Spread, dialect_of, ranked, seconds_between, spreads
+from crm.models import Enrolment, EnrolmentStep, StatusChange
+
+COLUMNS = ["status", "stays", "p50_hours", "p90_hours", "mean_hours", "slowest"]
+HOUR = 3600.0
+
+
+async def statuses(session: AsyncSession, followed: Followed, where: Slice) -> Chart:
+    sc, model = StatusChange, followed.model
+    moves = (select(sc.object_id, sc.from_status, sc.changed_at, model.created_at,
+                    func.lag(sc.changed_at).over(partition_by=sc.object_id,
+                                                 order_by=(sc.changed_at, sc.id))
+                    .label("entered"))
+             .join(model, model.id == sc.object_id)
+             .where(sc.object_type == followed.object_type, sc.from_status != sc.to_status,
+                    *followed.cases(where, born_in_period=False))
+             .subquery())
+    began = func.coalesce(moves.c.entered, moves.c.created_at)
+    dialect = dialect_of(session)
+    durations = (select(moves.c.from_status.label("grp"), moves.c.object_id.label("case"),
+                        seconds_between(dialect, moves.c.changed_at, began).label("seconds"))
+                 .where(*_ended_in(moves.c.changed_at, where)).subquery())
+    found = spreads(await session.execute(ranked(durations)))
+    names = [name for name in followed.statuses if name in found]
+    return _chart(followed.process, "status", names, found, where)
+
+
+async def steps(session: AsyncSession, definition_id: int, version: int | None,
+                where: Slice) -> Chart:
+    """Stays in each step of a definition's enrolments: until the next step, or the end."""
+    step = EnrolmentStep
+    enrolled = [Enrolment.definition_id == definition_id]
+    if version is not None:
+        enrolled.append(Enrolment.version == version)
+    visits = (select(step.enrolment_id, step.step, step.entered_at,
+                     func.coalesce(func.lead(step.entered_at).over(
+                         partition_by=step.enrolment_id, order_by=(step.entered_at, step.id)),
+                         Enrolment.ended_at).label("left"))
+              .join(Enrolment, Enrolment.id == step.enrolment_id).where(*enrolled)
+              .subquery())
+    dialect = dialect_of(session)
+    durations = (select(visits.c.step.label("grp"), visits.c.enrolment_id.label("case"),
+                        seconds_between(dialect, visits.c.left, visits.c.entered_at)
+                        .label("seconds"))
+                 .where(visits.c.left.is_not(None), *_ended_in(visits.c.left, where))
+                 .subquery())
+    found = spreads(await session.execute(ranked(durations)))
+    order = await step_order(session, definition_id, version)
+    names = [name for name in order if name in found] + sorted(set(found) - set(order))
+    return _chart(f"definition {definition_id}", "step", names, found, where)
+
+
+def _ended_in(column: Any, where: Slice) -> list[Any]:
+    bounds = []
+    if where.since is not None:
+        bounds.append(column >= where.since)
+    if where.until is not None:
+        bounds.append(column < where.until)
+    return bounds
+
+
+def _chart(subject: str, kind: str, names: list[str], found: dict[Any, Spread],
+           where: Slice) -> Chart:
+    rows = [{"status": name, "stays": found[name].count,
+             "p50_hours": round(found[name].p50 / HOUR, 2),
+             "p90_hours": round(found[name].p90 / HOUR, 2),
+             "mean_hours": round(found[name].mean / HOUR, 2),
+             "slowest": found[name].slowest} for name in names]
+    bottleneck = max(names, key=lambda name: found[name].p50) if names else None
+    return Chart("cycle-times", subject, COLUMNS, rows, where.covers(),
+                 {"of": kind, "bottleneck": bottleneck})
