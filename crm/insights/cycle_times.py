@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from crm.insights.charts import Chart, Slice
 from crm.insights.funnel import step_order
@@ -33,7 +34,7 @@ async def statuses(session: AsyncSession, followed: Followed, where: Slice) -> C
                     .label("entered"))
              .join(model, model.id == sc.object_id)
              .where(sc.object_type == followed.object_type, sc.from_status != sc.to_status,
-                    *followed.cases(where, born_in_period=False))
+                    *followed.cases(where, born_in_period=False), *_moved_in(followed, where))
              .subquery())
     began = func.coalesce(moves.c.entered, moves.c.created_at)
     dialect = dialect_of(session)
@@ -68,6 +69,17 @@ async def steps(session: AsyncSession, definition_id: int, version: int | None,
     order = await step_order(session, definition_id, version)
     names = [name for name in order if name in found] + sorted(set(found) - set(order))
     return _chart(f"definition {definition_id}", "step", names, found, where)
+
+
+def _moved_in(followed: Followed, where: Slice) -> list[Any]:
+    """Only the objects that changed in the period: their whole timelines are read (a stay
+    ending in the period began before it), nobody else's."""
+    if where.since is None and where.until is None:
+        return []
+    moved = aliased(StatusChange)
+    return [StatusChange.object_id.in_(
+        select(moved.object_id).where(moved.object_type == followed.object_type,
+                                      *_ended_in(moved.changed_at, where)))]
 
 
 def _ended_in(column: Any, where: Slice) -> list[Any]:

@@ -28,16 +28,17 @@ COLUMNS = ["stage", "reached", "of_previous", "of_all"]
 async def lead_to_sale(session: AsyncSession, where: Slice) -> Chart:
     """Leads born in the period, by the furthest stage each reached."""
     sc = StatusChange
+    born = select(Lead.id).where(*FOLLOWED["lead_to_sale"].cases(where))
     stage = case(*((sc.to_status == status, rank) for status, rank in _STAGE_OF.items()))
     marks = union_all(
+        select(born.subquery().c.id.label("lead_id"), literal(0).label("stage")),
         select(sc.object_id.label("lead_id"), stage.label("stage"))
-        .where(sc.object_type == "lead", sc.to_status.in_(_STAGE_OF)),
-        select(Quote.lead_id, literal(_QUOTED).label("stage")).where(Quote.submission > 0),
+        .where(sc.object_type == "lead", sc.object_id.in_(born), sc.to_status.in_(_STAGE_OF)),
+        select(Quote.lead_id, literal(_QUOTED).label("stage"))
+        .where(Quote.lead_id.in_(born), Quote.submission > 0),
     ).subquery()
-    furthest = (select(Lead.id, func.coalesce(func.max(marks.c.stage), 0).label("stage"))
-                .outerjoin(marks, marks.c.lead_id == Lead.id)
-                .where(*FOLLOWED["lead_to_sale"].cases(where))
-                .group_by(Lead.id).subquery())
+    furthest = (select(marks.c.lead_id, func.max(marks.c.stage).label("stage"))
+                .group_by(marks.c.lead_id).subquery())
     counted: dict[int, int] = dict((await session.execute(
         select(furthest.c.stage, func.count()).group_by(furthest.c.stage))).all())
     reached = [sum(n for rank, n in counted.items() if rank >= at)

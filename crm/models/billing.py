@@ -24,7 +24,7 @@ class Invoice(Base, Timestamped):
     """The invoiced lines' total, late fees apart."""
     late_fee: Mapped[Decimal] = mapped_column(default=Decimal("0"))
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
-    issued_on: Mapped[date]
+    issued_on: Mapped[date] = mapped_column(index=True)
     due_on: Mapped[date]
     status: Mapped[str] = mapped_column(String(32), default="open", index=True)
     promised_on: Mapped[date | None]

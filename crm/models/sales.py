@@ -43,6 +43,7 @@ class Lead(Base, Timestamped):
         # The business says one: a person is followed by one active lead at a time.
         Index("uq_leads_active_email", "email", unique=True,
               postgresql_where=_ACTIVE, sqlite_where=_ACTIVE),
+        Index("ix_leads_created_at", "created_at"),  # the insights' cohorts
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -83,6 +84,7 @@ class LeadEvent(Base, Timestamped):
 
 class Quote(Base, Timestamped):
     __tablename__ = "quotes"
+    __table_args__ = (Index("ix_quotes_created_at", "created_at"),)  # the insights' cohorts
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)

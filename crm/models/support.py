@@ -20,6 +20,7 @@ class Ticket(Base, Timestamped):
         # One dispute at a time per invoice: opening it twice opens one billing ticket.
         Index("uq_tickets_open_invoice", "invoice_id", unique=True,
               postgresql_where=_OPEN, sqlite_where=_OPEN),
+        Index("ix_tickets_created_at", "created_at"),  # the insights' cohorts
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

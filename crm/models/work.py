@@ -36,9 +36,12 @@ class StatusChange(Base):
     """One status change of one business object: from, to, who, when, why."""
 
     __tablename__ = "status_changes"
-    # An object's timeline in order: its history, and the time it spent in each status.
     __table_args__ = (
-        Index("ix_status_changes_timeline", "object_type", "object_id", "changed_at"),)
+        # An object's timeline in order: its history, and the time it spent in each status.
+        Index("ix_status_changes_timeline", "object_type", "object_id", "changed_at"),
+        # What changed in a period: the insights' cases.
+        Index("ix_status_changes_period", "object_type", "changed_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     object_type: Mapped[str] = mapped_column(String(32))

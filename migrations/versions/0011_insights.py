@@ -1,5 +1,5 @@
 """insights: what the support targets were and when they were missed; the status history
-read per object in time order
+read per object in time order and per period; the objects by when they were born
 
 Revision ID: 0011
 Revises: 0010
@@ -25,9 +25,17 @@ def upgrade() -> None:
     op.create_index('ix_status_changes_timeline', 'status_changes',
                     ['object_type', 'object_id', 'changed_at'])
     op.drop_index('ix_status_changes_object', table_name='status_changes')
+    op.create_index('ix_status_changes_period', 'status_changes', ['object_type', 'changed_at'])
+    for table in ('leads', 'quotes', 'tickets'):
+        op.create_index(f'ix_{table}_created_at', table, ['created_at'])
+    op.create_index('ix_invoices_issued_on', 'invoices', ['issued_on'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_invoices_issued_on', table_name='invoices')
+    for table in ('leads', 'quotes', 'tickets'):
+        op.drop_index(f'ix_{table}_created_at', table_name=table)
+    op.drop_index('ix_status_changes_period', table_name='status_changes')
     op.create_index('ix_status_changes_object', 'status_changes', ['object_type', 'object_id'])
     op.drop_index('ix_status_changes_timeline', table_name='status_changes')
     with op.batch_alter_table('tickets') as batch:
