@@ -191,11 +191,16 @@ class FaultStack:
 
     def sending(self, worker: subprocess.Popen[bytes]) -> bool:
         """Whether the worker is in the middle of an SMTP conversation."""
+        return self.conversations(worker) > 0
+
+    def conversations(self, worker: subprocess.Popen[bytes]) -> int:
+        """How many SMTP conversations the worker has open (its email activities run
+        several at once)."""
         try:
             connections = psutil.Process(worker.pid).net_connections(kind="tcp")
         except psutil.Error:
-            return False
-        return any(c.raddr and c.raddr.port == self.smtp_port for c in connections)
+            return 0
+        return sum(1 for c in connections if c.raddr and c.raddr.port == self.smtp_port)
 
     async def start_temporal(self) -> None:
         assert self.temporal is not None
