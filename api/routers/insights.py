@@ -12,6 +12,7 @@ optionally one ``version``); the others each about one process.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, tzinfo
 from typing import Annotated, Any
 
@@ -83,11 +84,11 @@ def _within_reach(grant: GrantDep, where: Slice) -> Slice:
     if grant.scope == Scope.OWN:
         if where.owner_id not in (None, user.id):
             raise grant.refusal(f"user {where.owner_id}'s cases")
-        return Slice(where.since, where.until, where.team_id, user.id, where.zone)
+        return replace(where, owner_id=user.id)
     if grant.scope == Scope.TEAM:
         if user.team_id is None or where.team_id not in (None, user.team_id):
             raise grant.refusal(f"team {where.team_id}'s cases")
-        return Slice(where.since, where.until, user.team_id, where.owner_id, where.zone)
+        return replace(where, team_id=user.team_id)
     return where
 
 

@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from crm.insights.charts import Chart, Slice, share
-from crm.insights.cycle_times import HOUR, _ended_in
-from crm.insights.processes import FOLLOWED
+from crm.insights.cycle_times import HOUR
+from crm.insights.processes import FOLLOWED, names_of
 from crm.insights.ranks import count_of, dialect_of, ranked, seconds_between, spreads
-from crm.models import Quote, StatusChange, User
+from crm.models import Quote, StatusChange
 
 COLUMNS = ["approver", "approver_id", "decisions", "validated", "rejected", "share",
            "p50_hours", "p90_hours", "slowest"]
@@ -29,7 +29,7 @@ async def approvals(session: AsyncSession, where: Slice) -> Chart:
         select(count_of(sc.to_status == "submitted"),
                count_of(sc.to_status == "pending_approval"))
         .where(sc.object_type == "quote", sc.object_id.in_(in_scope),
-               *_ended_in(sc.changed_at, where)))).one()
+               *where.bounds(sc.changed_at)))).one()
     since_asked = (select(func.max(asked.changed_at))
                    .where(asked.object_type == "quote", asked.object_id == sc.object_id,
                           asked.to_status == "pending_approval",
@@ -37,7 +37,7 @@ async def approvals(session: AsyncSession, where: Slice) -> Chart:
                    .scalar_subquery())
     decided = (sc.object_type == "quote", sc.from_status.in_(WAITING),
                sc.to_status.in_(DECIDED), sc.object_id.in_(in_scope),
-               *_ended_in(sc.changed_at, where))
+               *where.bounds(sc.changed_at))
     approver = func.coalesce(sc.actor_user_id, 0)
     dialect = dialect_of(session)
     durations = (select(approver.label("grp"), sc.object_id.label("case"),
@@ -49,8 +49,7 @@ async def approvals(session: AsyncSession, where: Slice) -> Chart:
                count_of(sc.to_status == "validated").label("validated"),
                count_of(sc.to_status == "rejected").label("rejected"))
         .where(*decided).group_by(approver))}
-    names = dict((await session.execute(select(User.id, User.name).where(
-        User.id.in_([grp for grp in outcomes if grp])))).all())
+    names = await names_of(session, (grp for grp in outcomes if grp))
     total = sum(found[grp].count for grp in found)
     rows = [{"approver": names.get(grp, RULE) if grp else RULE,
              "approver_id": grp or None, "decisions": found[grp].count,

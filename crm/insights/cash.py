@@ -20,16 +20,12 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.insights.charts import Chart, Slice
+from crm.insights.charts import Chart, Slice, money
 from crm.insights.processes import FOLLOWED
 from crm.insights.ranks import count_of
 from crm.models import Invoice, Payment, StatusChange
 
 COLUMNS = ["level", "invoices", "invoiced", "collected", "paid", "open_balance"]
-
-
-def _money(value: Any) -> float:
-    return float(round(Decimal(value or 0), 2))
 
 
 def _day(moment: datetime, where: Slice) -> Any:
@@ -42,15 +38,14 @@ async def cash(session: AsyncSession, where: Slice) -> Chart:
         issued.append(Invoice.issued_on >= _day(where.since, where))
     if where.until is not None:
         issued.append(Invoice.issued_on < _day(where.until, where))
-    received_by_end = (Payment.received_at < where.until if where.until is not None
-                       else Payment.id.is_not(None))
-    paid = (select(Payment.invoice_id, func.sum(Payment.amount).label("paid"))
+    by_end = (case((Payment.received_at < where.until, Payment.amount), else_=0)
+              if where.until is not None else Payment.amount)
+    paid = (select(Payment.invoice_id, func.sum(Payment.amount).label("paid"),
+                   func.sum(by_end).label("by_end"))
             .group_by(Payment.invoice_id).subquery())
-    paid_by_end = (select(Payment.invoice_id, func.sum(Payment.amount).label("paid"))
-                   .where(received_by_end).group_by(Payment.invoice_id).subquery())
     invoiced = Invoice.amount + Invoice.late_fee
     owed_at_end = func.coalesce(func.sum(
-        (invoiced - Invoice.credited - func.coalesce(paid_by_end.c.paid, 0))
+        (invoiced - Invoice.credited - func.coalesce(paid.c.by_end, 0))
         * case((Invoice.status == "written_off", 0), else_=1)), 0)
     rows = await session.execute(
         select(Invoice.level_reached, func.count().label("invoices"),
@@ -60,15 +55,14 @@ async def cash(session: AsyncSession, where: Slice) -> Chart:
                owed_at_end.label("owed_at_end"),
                func.sum(_open_now(invoiced, paid.c.paid)).label("open_balance"))
         .outerjoin(paid, paid.c.invoice_id == Invoice.id)
-        .outerjoin(paid_by_end, paid_by_end.c.invoice_id == Invoice.id)
         .where(*issued).group_by(Invoice.level_reached).order_by(Invoice.level_reached))
     table, invoiced_total, owed_total = [], Decimal(0), Decimal(0)
     for row in rows:
         invoiced_total += Decimal(row.invoiced or 0)
         owed_total += Decimal(row.owed_at_end or 0)
         table.append({"level": int(row.level_reached), "invoices": int(row.invoices),
-                      "invoiced": _money(row.invoiced), "collected": _money(row.collected),
-                      "paid": int(row.paid_invoices), "open_balance": _money(row.open_balance)})
+                      "invoiced": money(row.invoiced), "collected": money(row.collected),
+                      "paid": int(row.paid_invoices), "open_balance": money(row.open_balance)})
     days = ((where.until.astimezone(UTC) - where.since.astimezone(UTC)).total_seconds() / 86400
             if where.since is not None and where.until is not None else None)
     dso = (round(float(owed_total / invoiced_total) * days, 1)

@@ -6,8 +6,11 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
+
+CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,15 @@ class Slice:
     def covers(self) -> dict[str, Any]:
         return {"from": self.since, "to": self.until, "team": self.team_id,
                 "owner": self.owner_id, "time_zone": str(self.zone)}
+
+    def bounds(self, column: Any) -> list[Any]:
+        """The conditions that put ``column`` (a moment) in the period."""
+        found = []
+        if self.since is not None:
+            found.append(column >= self.since)
+        if self.until is not None:
+            found.append(column < self.until)
+        return found
 
     def month_of(self, moment: datetime) -> str:
         return moment.astimezone(self.zone).strftime("%Y-%m")
@@ -76,6 +88,11 @@ def _cell(value: Any) -> str:
     if isinstance(value, list):
         return " ".join(str(item) for item in value)
     return str(value)
+
+
+def money(value: Any) -> float:
+    """An amount as the charts show it: to the cent (half up), 0 for none."""
+    return float(Decimal(value or 0).quantize(CENT, ROUND_HALF_UP))
 
 
 def share(part: int, whole: int) -> float | None:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from crm.insights.charts import Chart, Slice
-from crm.insights.funnel import step_order
+from crm.insights.funnel import enrolments_of, step_order
 from crm.insights.processes import Followed
 from crm.insights.ranks import Spread, dialect_of, ranked, seconds_between, spreads
 from crm.models import Enrolment, EnrolmentStep, StatusChange
@@ -40,7 +40,7 @@ async def statuses(session: AsyncSession, followed: Followed, where: Slice) -> C
     dialect = dialect_of(session)
     durations = (select(moves.c.from_status.label("grp"), moves.c.object_id.label("case"),
                         seconds_between(dialect, moves.c.changed_at, began).label("seconds"))
-                 .where(*_ended_in(moves.c.changed_at, where)).subquery())
+                 .where(*where.bounds(moves.c.changed_at)).subquery())
     found = spreads(await session.execute(ranked(durations)))
     names = [name for name in followed.statuses if name in found]
     return _chart(followed.process, "status", names, found, where)
@@ -50,20 +50,18 @@ async def steps(session: AsyncSession, definition_id: int, version: int | None,
                 where: Slice) -> Chart:
     """Stays in each step of a definition's enrolments: until the next step, or the end."""
     step = EnrolmentStep
-    enrolled = [Enrolment.definition_id == definition_id]
-    if version is not None:
-        enrolled.append(Enrolment.version == version)
     visits = (select(step.enrolment_id, step.step, step.entered_at,
                      func.coalesce(func.lead(step.entered_at).over(
                          partition_by=step.enrolment_id, order_by=(step.entered_at, step.id)),
                          Enrolment.ended_at).label("left"))
-              .join(Enrolment, Enrolment.id == step.enrolment_id).where(*enrolled)
+              .join(Enrolment, Enrolment.id == step.enrolment_id)
+              .where(*enrolments_of(definition_id, version))
               .subquery())
     dialect = dialect_of(session)
     durations = (select(visits.c.step.label("grp"), visits.c.enrolment_id.label("case"),
                         seconds_between(dialect, visits.c.left, visits.c.entered_at)
                         .label("seconds"))
-                 .where(visits.c.left.is_not(None), *_ended_in(visits.c.left, where))
+                 .where(visits.c.left.is_not(None), *where.bounds(visits.c.left))
                  .subquery())
     found = spreads(await session.execute(ranked(durations)))
     order = await step_order(session, definition_id, version)
@@ -79,16 +77,7 @@ def _moved_in(followed: Followed, where: Slice) -> list[Any]:
     moved = aliased(StatusChange)
     return [StatusChange.object_id.in_(
         select(moved.object_id).where(moved.object_type == followed.object_type,
-                                      *_ended_in(moved.changed_at, where)))]
-
-
-def _ended_in(column: Any, where: Slice) -> list[Any]:
-    bounds = []
-    if where.since is not None:
-        bounds.append(column >= where.since)
-    if where.until is not None:
-        bounds.append(column < where.until)
-    return bounds
+                                      *where.bounds(moved.changed_at)))]
 
 
 def _chart(subject: str, kind: str, names: list[str], found: dict[Any, Spread],

@@ -10,21 +10,21 @@ quotes are those open now, whatever the period.
 from __future__ import annotations
 
 from collections import defaultdict
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.insights.charts import Chart, Slice, share
-from crm.insights.processes import FOLLOWED
+from crm.insights.charts import Chart, Slice, money, share
+from crm.insights.processes import FOLLOWED, names_of
 from crm.insights.ranks import dialect_of, ranked, seconds_between, spreads
-from crm.models import Quote, QuoteLine, StatusChange, User
+from crm.models import Quote, QuoteLine, StatusChange
+from crm.repo.quotes import discounted
 
 COLUMNS = ["month", "quotes", "pipeline", "weighted"]
 OPEN = ("submitted", "pending_approval", "escalated", "validated", "sent")
 CLOSED = ("won", "lost", "expired", "rejected")
-CENT = Decimal("0.01")
 DAY = 86400.0
 
 
@@ -41,15 +41,15 @@ async def forecast(session: AsyncSession, where: Slice) -> Chart:
             .outerjoin(QuoteLine, QuoteLine.quote_id == Quote.id)
             .where(Quote.status.in_(OPEN), *followed.cases(where, born_in_period=False))
             .group_by(Quote.id)):
-        total = _total(Decimal(quote.subtotal), Decimal(quote.discount_pct))
+        total = discounted(Decimal(quote.subtotal), Decimal(quote.discount_pct)).total
         weighted = total * _odds(rates.get(quote.status))
         month = where.month_of(quote.valid_until) if quote.valid_until else "undated"
         for tally in (months[month], reps[quote.author_id]["tally"]):
             tally[0] += 1
             tally[1] += total
             tally[2] += weighted
-    rows = [{"month": month, "quotes": int(tally[0]), "pipeline": _money(tally[1]),
-             "weighted": _money(tally[2])}
+    rows = [{"month": month, "quotes": int(tally[0]), "pipeline": money(tally[1]),
+             "weighted": money(tally[2])}
             for month, tally in sorted(months.items(), key=lambda item: (
                 item[0] == "undated", item[0]))]
     return Chart("forecast", "quote_approval", COLUMNS, rows, where.covers(), {
@@ -63,16 +63,6 @@ def _odds(rate: dict[str, Any] | None) -> Decimal:
 
 def _rep() -> dict[str, Any]:
     return {"tally": [Decimal(0), Decimal(0), Decimal(0)]}
-
-
-def _total(subtotal: Decimal, discount_pct: Decimal) -> Decimal:
-    """As the quote's own totals: rounded to the cent, then the discount taken off."""
-    subtotal = subtotal.quantize(CENT, ROUND_HALF_UP)
-    return subtotal - (subtotal * discount_pct / 100).quantize(CENT, ROUND_HALF_UP)
-
-
-def _money(value: Decimal) -> float:
-    return float(value.quantize(CENT, ROUND_HALF_UP))
 
 
 async def _win_rates(session: AsyncSession, born: list[Any]) -> dict[str, dict[str, Any]]:
@@ -103,14 +93,13 @@ async def _performance(session: AsyncSession, where: Slice,
               .where(sc.object_type == "quote", sc.to_status == "won", *born).subquery())
     wins = spreads(await session.execute(ranked(to_win)))
     people = set(reps) | set(closed)
-    names = dict((await session.execute(select(User.id, User.name).where(
-        User.id.in_(people)))).all())
+    names = await names_of(session, people)
     table = []
     for rep in sorted(people, key=lambda rep: names.get(rep, "")):
         tally: list[Decimal] = reps[rep]["tally"] if rep in reps else [Decimal(0)] * 3
         won = wins[rep].count if rep in wins else 0
         table.append({"rep": names.get(rep), "rep_id": rep, "open_quotes": int(tally[0]),
-                      "pipeline": _money(tally[1]), "weighted": _money(tally[2]),
+                      "pipeline": money(tally[1]), "weighted": money(tally[2]),
                       "closed": closed.get(rep, 0), "won": won,
                       "win_rate": share(won, closed.get(rep, 0)),
                       "days_to_win_p50": round(wins[rep].p50 / DAY, 1) if rep in wins else None})

@@ -68,14 +68,8 @@ async def statuses(session: AsyncSession, followed: Followed, where: Slice) -> C
 async def steps(session: AsyncSession, definition_id: int, version: int | None,
                 where: Slice) -> Chart:
     """The enrolments of the period that entered each step of the definition."""
-    enrolled = [Enrolment.definition_id == definition_id]
-    if version is not None:
-        enrolled.append(Enrolment.version == version)
-    if where.since is not None:
-        enrolled.append(Enrolment.created_at >= where.since)
-    if where.until is not None:
-        enrolled.append(Enrolment.created_at < where.until)
-    born = select(Enrolment.id).where(*enrolled)
+    born = select(Enrolment.id).where(*enrolments_of(definition_id, version),
+                                      *where.bounds(Enrolment.created_at))
     total = await session.scalar(select(func.count()).select_from(born.subquery())) or 0
     entered = dict((await session.execute(
         select(EnrolmentStep.step, func.count(distinct(EnrolmentStep.enrolment_id)))
@@ -86,6 +80,14 @@ async def steps(session: AsyncSession, definition_id: int, version: int | None,
     return Chart("funnel", f"definition {definition_id}", COLUMNS,
                  _in_order(["enrolled", *order], {"enrolled": total, **entered}, total),
                  {**where.covers(), "version": version})
+
+
+def enrolments_of(definition_id: int, version: int | None) -> list[Any]:
+    """The conditions on ``Enrolment`` for the definition's enrolments (of one version)."""
+    enrolled = [Enrolment.definition_id == definition_id]
+    if version is not None:
+        enrolled.append(Enrolment.version == version)
+    return enrolled
 
 
 async def step_order(session: AsyncSession, definition_id: int,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.insights.charts import Refused, Slice
 from crm.models import Invoice, Lead, Project, Quote, Sale, Ticket, User
@@ -39,12 +40,7 @@ class Followed:
 
     def cases(self, where: Slice, *, born_in_period: bool = True) -> list[Condition]:
         """The conditions on ``model`` for the slice's cases (created in its period)."""
-        created = self.model.created_at
-        found: list[Condition] = []
-        if born_in_period and where.since is not None:
-            found.append(created >= where.since)
-        if born_in_period and where.until is not None:
-            found.append(created < where.until)
+        found: list[Condition] = where.bounds(self.model.created_at) if born_in_period else []
         for field, value, condition in (("owner", where.owner_id, self.owner),
                                         ("team", where.team_id, self.team)):
             if value is None:
@@ -53,6 +49,12 @@ class Followed:
                 raise Refused(field, f"{self.process}'s {self.object_type}s have no {field}")
             found.append(condition(value))
         return found
+
+
+async def names_of(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, str]:
+    """The names of these users, by id."""
+    return dict((await session.execute(
+        select(User.id, User.name).where(User.id.in_(list(user_ids))))).all())
 
 
 def _in_team(column: Any) -> Callable[[int], Condition]:

@@ -73,14 +73,16 @@ def _fixed(process: str, answer: Callable[[AsyncSession, Slice], Awaitable[Chart
     return view
 
 
+ABOUT_ONE: dict[str, tuple[str, Callable[[AsyncSession, Slice], Awaitable[Chart]]]] = {
+    "approvals": ("quote_approval", approvals.approvals),
+    "sla": ("support_ticket", sla.sla),
+    "cash": ("invoice_dunning", cash.cash),
+    "forecast": ("quote_approval", forecast.forecast),
+}
+"""The views about one process, and that process."""
+SUBJECT = {view: process for view, (process, _) in ABOUT_ONE.items()}
 VIEWS: dict[str, View] = {
     "funnel": funnel_of,
     "cycle-times": cycle_times_of,
-    "approvals": _fixed("quote_approval", approvals.approvals),
-    "sla": _fixed("support_ticket", sla.sla),
-    "cash": _fixed("invoice_dunning", cash.cash),
-    "forecast": _fixed("quote_approval", forecast.forecast),
+    **{view: _fixed(process, answer) for view, (process, answer) in ABOUT_ONE.items()},
 }
-SUBJECT = {"approvals": "quote_approval", "sla": "support_ticket", "cash": "invoice_dunning",
-           "forecast": "quote_approval"}
-"""The process a view is about, where it is about one."""

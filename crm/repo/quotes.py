@@ -32,9 +32,15 @@ class Totals:
 
 
 def totals(quote: Quote) -> Totals:
-    subtotal = sum((line.quantity * line.unit_price for line in quote.lines), Decimal(0))
-    subtotal = subtotal.quantize(CENT, ROUND_HALF_UP)
-    discount = (subtotal * quote.discount_pct / 100).quantize(CENT, ROUND_HALF_UP)
+    return discounted(sum((line.quantity * line.unit_price for line in quote.lines),
+                          Decimal(0)), quote.discount_pct)
+
+
+def discounted(lines_total: Decimal, discount_pct: Decimal) -> Totals:
+    """The totals of lines adding up to ``lines_total``: rounded to the cent, then the
+    discount (itself rounded) taken off."""
+    subtotal = lines_total.quantize(CENT, ROUND_HALF_UP)
+    discount = (subtotal * discount_pct / 100).quantize(CENT, ROUND_HALF_UP)
     return Totals(subtotal, discount, subtotal - discount)
 
 
