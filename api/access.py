@@ -140,10 +140,11 @@ RULES: dict[str, Rule] = {
     "GET /simulations/{simulation_id}": {MANAGER: TEAM, ACCOUNTANT: ALL, ADMIN: ALL},
     "GET /processes": staff(ALL),
     "GET /processes/{workflow_id}": staff(ALL),
-    # Insights: a rep their own cases, a manager or support lead their team's; the funnel
-    # and cycle times of a process are read by its people (crm.insights.views.READERS).
+    # Insights: a rep their own cases, a manager or support lead their team's; the funnel,
+    # cycle times and objectives of a process are read by its people (crm.insights.views.READERS).
     "GET /insights/funnel": INSIGHTS,
     "GET /insights/cycle-times": INSIGHTS,
+    "GET /insights/objectives": INSIGHTS,
     "GET /insights/approvals": {REP: OWN, MANAGER: TEAM, ADMIN: ALL},
     "GET /insights/forecast": {REP: OWN, MANAGER: TEAM, ADMIN: ALL},
     "GET /insights/sla": {AGENT: OWN, SUPPORT_LEAD: TEAM, ADMIN: ALL},

@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from crm.insights.objectives import ObjectivesPolicy
 from workflows.registry import OWN_WORKFLOW, PROCESSES
 
 
@@ -48,9 +49,10 @@ class SimulationPolicy:
 
 POLICY_TYPES: dict[str, type] = {**{spec.policy_table: spec.policy_type
                                     for spec in (*PROCESSES, OWN_WORKFLOW)},
-                                 "simulation": SimulationPolicy}
-"""Each process's table in the policy file (and the simulations'), and the policy dataclass
-it fills."""
+                                 "simulation": SimulationPolicy,
+                                 "objectives": ObjectivesPolicy}
+"""Each process's table in the policy file (and the simulations' and the objectives'), and
+the policy dataclass it fills."""
 
 
 class Policies:

@@ -43,7 +43,8 @@ async def insights_page(page: PageDep, process: str | None = None,
     about = {"definition": definition} if definition else {"process": process}
     chosen = int(definition) if definition and definition.isdigit() else None
     panels, refused = [], []
-    for view, params in (("funnel", about), ("cycle-times", about), ("approvals", {}),
+    for view, params in (("funnel", about), ("cycle-times", about), ("objectives", about),
+                         ("approvals", {}),
                          ("forecast", {}), ("sla", {}), ("cash", {})):
         try:
             found = await page.backend.get(f"/insights/{view}", **params, **period)
@@ -66,7 +67,8 @@ async def _definitions(page: PageDep) -> list[dict[str, Any]]:
         return []
 
 
-TITLES = {"funnel": "Funnel", "cycle-times": "Time in each status", "approvals": "Approvals",
+TITLES = {"funnel": "Funnel", "cycle-times": "Time in each status", "objectives": "Objectives",
+          "approvals": "Approvals",
           "forecast": "Forecast", "sla": "Support targets", "cash": "Cash"}
 
 
@@ -96,6 +98,9 @@ def _chart(view: str, rows: list[dict[str, Any]], found: dict[str, Any], title: 
             Bar(r["p90_hours"], f"p90 {r['p90_hours']} h", "proposed")]) for r in rows]
         return bars(f"{title}: hours, p50 (dark) and p90 (light); the bottleneck in red",
                     groups, chart_id)
+    if view == "objectives":
+        return bars(f"{title}: share of the cases that reached each objective in time, by "
+                    f"period; in red where short of its aim", _attainment(rows), chart_id)
     if view == "approvals":
         groups = [(r["approver"], [Bar(r["decisions"], str(r["decisions"]))]) for r in rows]
         return bars(f"{title}: decisions by approver", groups, chart_id)
@@ -121,7 +126,25 @@ def _chart(view: str, rows: list[dict[str, Any]], found: dict[str, Any], title: 
                 groups, chart_id)
 
 
+def _attainment(rows: list[dict[str, Any]]) -> list[tuple[str, list[Bar]]]:
+    """One group per period, one bar per objective: dark where attained, red where short,
+    none where no case was decided."""
+    periods: dict[str, list[Bar]] = {}
+    for r in rows:
+        css = "in-force" if r["attained"] else "alert"
+        periods.setdefault(r["period"], []).append(
+            Bar(100 * (r["attainment"] or 0), _percent(r["attainment"], r["objective"]), css))
+    return list(periods.items())
+
+
 def _notes(view: str, found: dict[str, Any]) -> list[str]:
+    if view == "objectives":
+        return [f"{o['name']}: {_percent(o['attainment'], 'attained')} of the decided cases "
+                f"over the period, aim {round(100 * o['share'])} % "
+                f"({o['met']} met, {o['missed']} missed, {o['pending']} pending)."
+                for o in found["objectives"]] or [
+            "No objectives yet: a process's are in the policy file ([[objectives.<process>]]),"
+            " a workflow of your own's in its definition (objectives:)."]
     if view == "cycle-times" and found.get("bottleneck"):
         return [f"Cases wait longest in {_label(found['bottleneck'])} (highest p50)."]
     if view == "approvals":

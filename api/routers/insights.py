@@ -1,13 +1,13 @@
-"""Insights: the funnel, cycle times, approvals, support's targets, cash and the forecast,
-each as JSON (``Accept: text/csv`` for the same rows as CSV).
+"""Insights: the funnel, cycle times, approvals, support's targets, cash, the forecast and
+the objectives' attainment, each as JSON (``Accept: text/csv`` for the same rows as CSV).
 
 Each view is filtered by period (``from`` included, ``to`` not), ``team`` and ``owner``, and
 counted on the company's wall clock (``time_zone``, default the ``office`` calendar's; a
 ``from`` or ``to`` without its zone is on that clock too). A
 rep reads their own cases, a manager or support lead their team's: the filter is set to
 theirs whatever they ask, and asking for someone else's is refused. The funnel and cycle
-times are about one process (``process``) or a workflow of your own (``definition``,
-optionally one ``version``); the others each about one process.
+times and objectives are about one process (``process``) or a workflow of your own
+(``definition``, optionally one ``version``); the others each about one process.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from api.inputs import Id
 from api.problems import invalid
 from crm.errors import Forbidden
 from crm.insights.charts import Refused, Slice, zone
+from crm.insights.objectives import Objective
 from crm.insights.views import SUBJECT, VIEWS, Asked
 from crm.models import WorkflowDefinition
 from crm.repo.scopes import Scope
@@ -42,9 +43,12 @@ def _aware(moment: datetime | None, wall: tzinfo) -> datetime | None:
 async def _answer(view: str, request: Request, session: SessionDep, grant: GrantDep,
                   policies: PoliciesDep, process: str | None, definition: int | None,
                   version: int | None, since: datetime | None, until: datetime | None,
-                  team: int | None, owner: int | None, time_zone: str | None) -> Any:
-    asked = Asked(process or SUBJECT.get(view), definition, version)
+                  team: int | None, owner: int | None, time_zone: str | None,
+                  every: str | None) -> Any:
+    process = process or SUBJECT.get(view)
     try:
+        asked = Asked(process, definition, version, _objectives(policies, process),
+                      _every(view, every))
         wall = zone(time_zone or _office(policies))
         since, until = _aware(since, wall), _aware(until, wall)
         if since and until and until <= since:
@@ -62,6 +66,18 @@ async def _answer(view: str, request: Request, session: SessionDep, grant: Grant
     if CSV in request.headers.get("accept", ""):
         return Response(chart.as_csv(), media_type=f"{CSV}; charset=utf-8")
     return chart.as_json()
+
+
+def _objectives(policies: PoliciesDep, process: str | None) -> tuple[Objective, ...]:
+    """The process's objectives in the policy in force (none for an unknown process: the
+    view refuses it)."""
+    return tuple(getattr(policies.objectives, process or "", None) or ())
+
+
+def _every(view: str, every: str | None) -> str:
+    if every is not None and view != "objectives":
+        raise Refused("every", "only the objectives view is counted period by period")
+    return every or "month"
 
 
 def _office(policies: PoliciesDep) -> str:
@@ -103,9 +119,11 @@ def _route(view: str) -> Any:
         team: Id | None = None,
         owner: Id | None = None,
         time_zone: Annotated[str | None, Query(max_length=64)] = None,
+        every: Annotated[str | None, Query(max_length=16, description=(
+            "objectives only: counted by month (the default), week or day"))] = None,
     ) -> Any:
         return await _answer(view, request, session, grant, policies, process, definition,
-                             version, since, to, team, owner, time_zone)
+                             version, since, to, team, owner, time_zone, every)
     answer.__name__ = f"insights_{view.replace('-', '_')}"
     return answer
 

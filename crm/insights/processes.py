@@ -4,10 +4,10 @@ its statuses in the order a case meets them, and whose and which team's a case i
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.insights.charts import Refused, Slice
@@ -29,6 +29,11 @@ class Followed:
     team: Callable[[int], Condition] | None
     order: tuple[str, ...] = ()
     """The statuses in the order a case meets them, where the transitions do not say it."""
+    moments: dict[str, Any] = field(default_factory=dict)
+    """The moments the process keeps on the object besides its statuses (an objective may
+    reach one): a ticket's first response."""
+    dimensions: dict[str, Any] = field(default_factory=dict)
+    """What an objective may narrow the cases by (``where``): a ticket's priority."""
 
     @property
     def statuses(self) -> list[str]:
@@ -41,12 +46,12 @@ class Followed:
     def cases(self, where: Slice, *, born_in_period: bool = True) -> list[Condition]:
         """The conditions on ``model`` for the slice's cases (created in its period)."""
         found: list[Condition] = where.bounds(self.model.created_at) if born_in_period else []
-        for field, value, condition in (("owner", where.owner_id, self.owner),
-                                        ("team", where.team_id, self.team)):
+        for name, value, condition in (("owner", where.owner_id, self.owner),
+                                       ("team", where.team_id, self.team)):
             if value is None:
                 continue
             if condition is None:
-                raise Refused(field, f"{self.process}'s {self.object_type}s have no {field}")
+                raise Refused(name, f"{self.process}'s {self.object_type}s have no {name}")
             found.append(condition(value))
         return found
 
@@ -68,14 +73,18 @@ def _sold_by(team_id: int) -> Condition:
 FOLLOWED: dict[str, Followed] = {followed.process: followed for followed in (
     Followed("lead_to_sale", "lead", Lead, "new", lead_to_sale.TRANSITIONS,
              lambda user: Lead.owner_id == user, lambda team: Lead.team_id == team,
-             ("new", "nurturing", "engaged", "qualified", "won", "disqualified", "dormant")),
+             ("new", "nurturing", "engaged", "qualified", "won", "disqualified", "dormant"),
+             dimensions={"source": Lead.source, "country": Lead.country}),
     Followed("quote_approval", "quote", Quote, "draft",
              {"draft": ("submitted",), **quote_approval.TRANSITIONS},
              lambda user: Quote.author_id == user, lambda team: Quote.team_id == team),
     Followed("invoice_dunning", "invoice", Invoice, "open", invoice_dunning.TRANSITIONS,
              None, None),
     Followed("support_ticket", "ticket", Ticket, "new", support_ticket.TRANSITIONS,
-             lambda user: Ticket.assignee_id == user, _in_team(Ticket.assignee_id)),
+             lambda user: Ticket.assignee_id == user, _in_team(Ticket.assignee_id),
+             moments={"first_response": Ticket.first_responded_at},
+             dimensions={"priority": func.coalesce(Ticket.opened_priority, Ticket.priority),
+                         "category": Ticket.category}),
     Followed("sale_to_project", "project", Project, "planned", sale_to_project.TRANSITIONS,
              lambda user: Project.manager_id == user, _sold_by),
 )}

@@ -6,11 +6,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.insights import approvals, cash, cycle_times, forecast, funnel, sla
+from crm.insights import approvals, attainment, cash, cycle_times, forecast, funnel, sla
 from crm.insights.charts import Chart, Refused, Slice
+from crm.insights.objectives import Objective, of_definition
 from crm.insights.processes import FOLLOWED, Followed, named
+from crm.models import DefinitionVersion
 from workflows.roles import Role
 
 REP, MANAGER, ACCOUNTANT = Role.SALES_REP, Role.SALES_MANAGER, Role.ACCOUNTANT
@@ -34,6 +37,10 @@ class Asked:
     process: str | None = None
     definition_id: int | None = None
     version: int | None = None
+    objectives: tuple[Objective, ...] = ()
+    """The process's objectives, from the policy in force (a definition carries its own)."""
+    every: str = "month"
+    """The periods objectives are counted by: month, week or day."""
 
     def readers(self) -> frozenset[Role]:
         if self.definition_id is not None:
@@ -54,6 +61,20 @@ async def cycle_times_of(session: AsyncSession, asked: Asked, where: Slice) -> C
     if asked.definition_id is not None:
         return await cycle_times.steps(session, asked.definition_id, asked.version, where)
     return await cycle_times.statuses(session, _one_process(asked), where)
+
+
+async def objectives_of(session: AsyncSession, asked: Asked, where: Slice) -> Chart:
+    if asked.definition_id is None:
+        return await attainment.of_process(session, _one_process(asked),
+                                           list(asked.objectives), where, asked.every)
+    query = (select(DefinitionVersion.body)
+             .where(DefinitionVersion.definition_id == asked.definition_id)
+             .order_by(DefinitionVersion.version.desc()).limit(1))
+    if asked.version is not None:
+        query = query.where(DefinitionVersion.version == asked.version)
+    body = await session.scalar(query) or {}
+    return await attainment.of_definition(session, asked.definition_id, asked.version,
+                                          of_definition(body), where, asked.every)
 
 
 def _one_process(asked: Asked) -> Followed:
@@ -84,5 +105,6 @@ SUBJECT = {view: process for view, (process, _) in ABOUT_ONE.items()}
 VIEWS: dict[str, View] = {
     "funnel": funnel_of,
     "cycle-times": cycle_times_of,
+    "objectives": objectives_of,
     **{view: _fixed(process, answer) for view, (process, answer) in ABOUT_ONE.items()},
 }

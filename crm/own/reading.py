@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from crm.insights import objectives
 from crm.policies import Policies
 from workflows.business_time import Calendar
 from workflows.lead_to_sale import TRANSITIONS as LEAD_TRANSITIONS
@@ -131,7 +132,7 @@ def definition(data: Any, policies: Policies) -> Definition:
         parsed = read(data)
     except DefinitionError as error:
         raise Invalid([Problem(None, str(error))]) from None
-    found = problems(parsed, catalogue(policies))
+    found = problems(parsed, catalogue(policies)) + objectives.definition_problems(data)
     if found:
         raise Invalid(found)
     return parsed

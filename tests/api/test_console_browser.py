@@ -28,6 +28,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from tests import factories
 from tests.api.conftest import Api
 from tests.api.test_console import api_says
+from tests.api.test_insights import LEADS_QUALIFIED
 from tests.api.test_invoices import issue, pay
 from tests.api.test_own_workflows import new_lead
 from tests.api.test_tickets import _assigned, opened, support_tokens
@@ -346,9 +347,10 @@ async def test_a_manager_simulates_a_shorter_timeout_and_reads_what_would_have_h
 
 
 async def test_a_manager_reads_the_insights_on_a_phone(
-    api: Api, console: str, browser: Browser,
+    api: Api, console: str, browser: Browser, policy_file: Path,
 ) -> None:
     await build(api.sessions, api.team)
+    policy_file.write_text(LEADS_QUALIFIED)
     manager = await sign_in(browser, console, api.tokens["manager"], **PHONE)
     await manager.get_by_role("link", name="Insights").click()
     await manager.get_by_label("From", exact=True).fill("2026-10-01")
@@ -360,4 +362,7 @@ async def test_a_manager_reads_the_insights_on_a_phone(
                  ).to_be_visible()
     await expect(manager.locator("#cycle-times")).to_contain_text(
         "Cases wait longest in qualified")
+    await expect(manager.get_by_role("table", name="Objectives: Lead to sale")).to_contain_text(
+        "Qualified within 3 days")
+    await expect(manager.get_by_role("img", name=re.compile("short of its aim"))).to_be_visible()
     await check(manager, "insights")

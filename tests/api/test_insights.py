@@ -4,6 +4,7 @@ answer naming the parameter. The numbers themselves: tests/insights/test_views.p
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from crm import db
@@ -87,6 +88,10 @@ async def test_what_an_insight_cannot_answer_is_refused(api: Api) -> None:
         ("funnel", "manager", {"process": "lead_to_sale",
                                "team": api.team.foreign_manager.team_id}, 403, None),
         ("sla", "website", {}, 403, None),
+        ("objectives", "admin", {"process": "lead_to_sale", "every": "year"}, 422, "every"),
+        ("funnel", "admin", {"process": "lead_to_sale", "every": "week"}, 422, "every"),
+        ("objectives", "admin", {}, 422, "process"),
+        ("objectives", "accountant", {"process": "lead_to_sale"}, 403, None),
     ]
     for view, who, params, status, field in refusals:
         answer = await get(api, view, who, **params)
@@ -109,7 +114,8 @@ async def test_the_console_draws_each_view_the_user_reads_with_its_table(api: Ap
     for view in ("funnel", "cycle-times", "approvals", "forecast"):
         assert f'id="chart-{view}"' in html, view
     assert 'id="chart-sla"' not in html and 'id="chart-cash"' not in html
-    assert html.count('<svg viewBox') == 4 and html.count("<caption>") == 4
+    assert html.count('<svg viewBox') == 5 and html.count("<caption>") == 5
+    assert "No objectives yet" in html  # the objectives' chart, empty: none in the policy
     # The bottleneck is drawn apart and said; the slowest cases link to their pages.
     assert 'class="alert"' in html and "Cases wait longest in qualified" in html
     assert f'<a href="/console/leads/{known.leads["L7"]}">' in html
@@ -123,3 +129,44 @@ async def test_the_console_draws_each_view_the_user_reads_with_its_table(api: Ap
     assert 'id="chart-cash"' in cash and 'id="chart-funnel"' in cash  # invoices' funnel
     assert "Days sales outstanding: 17.1." in cash
     assert "Promises: 1 kept, 1 broken, 1 pending." in cash
+
+
+LEADS_QUALIFIED = """
+[[objectives.lead_to_sale]]
+name = "Qualified within 3 days"
+reach = "qualified"
+within = "P3D"
+share = 0.6
+"""
+
+
+async def test_a_process_s_objectives_come_from_the_policy_in_force(
+    api: Api, policy_file: Path,
+) -> None:
+    await build(api.sessions, api.team)
+    assert (await get(api, "objectives", "manager", process="lead_to_sale")).json()[
+        "rows"] == []
+    policy_file.write_text(LEADS_QUALIFIED)
+    # The manager's team's leads: L1 and L2 qualified in time, L3 and L4 never (the numbers:
+    # tests/insights/test_objectives.py).
+    answer = await get(api, "objectives", "manager", process="lead_to_sale")
+    assert answer.status_code == 200, answer.text
+    assert [(row["period"], row["met"], row["missed"], row["attained"])
+            for row in answer.json()["rows"]] == [("2026-10", 2, 2, False)]
+    weekly = await get(api, "objectives", "manager", process="lead_to_sale", every="week")
+    assert [row["period"] for row in weekly.json()["rows"]][:2] == ["2026-W40", "2026-W41"]
+    csv = await api.call("GET", "/insights/objectives", "manager",
+                         params={**OCTOBER, "process": "lead_to_sale"},
+                         headers={"Accept": "text/csv"})
+    assert csv.text.splitlines() == [
+        "objective,period,cases,met,missed,pending,attainment,share,attained",
+        "Qualified within 3 days,2026-10,4,2,2,0,0.5,0.6,False"]
+
+    maria = await signed_in(api, "manager")
+    html = (await maria.get("/console/insights", params={"since": "2026-10-01",
+                                                         "to": "2026-11-01"})).text
+    assert 'id="chart-objectives"' in html
+    assert ("Qualified within 3 days: attained 50 % of the decided cases over the period, "
+            "aim 60 % (2 met, 2 missed, 0 pending).") in html
+    assert '<th scope="row">Qualified within 3 days</th><td data-label="period">2026-10</td>' \
+        in html
