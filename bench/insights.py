@@ -32,6 +32,7 @@ from crm import db
 from crm import statistics as planner
 from crm.insights import views
 from crm.insights.charts import Slice
+from crm.insights.objectives import Objective
 from crm.insights.views import Asked
 from crm.models import Account, Invoice, Lead, Quote, QuoteLine, StatusChange, Ticket
 from crm.repo import people
@@ -54,9 +55,15 @@ PATHS = {
 OPEN_FOR = timedelta(days=45)
 """Quotes born this recently are still open (sent or validated); older ones won or lost."""
 SHARE = {"lead": 0.6, "quote": 0.2, "ticket": 0.1, "invoice": 0.1}
+QUALIFIED = Objective("Qualified within 10 days", reach="qualified", within=timedelta(days=10),
+                      share=0.5)
+ANSWERED = Objective("Answered within 2 hours", reach="first_response", within=timedelta(hours=2),
+                     share=0.7, where={"priority": "normal"})
 ASKED = [("funnel", Asked("lead_to_sale")), ("cycle-times", Asked("lead_to_sale")),
          ("funnel", Asked("quote_approval")), ("approvals", Asked()), ("forecast", Asked()),
-         ("sla", Asked()), ("cash", Asked()), ("cycle-times", Asked("invoice_dunning"))]
+         ("sla", Asked()), ("cash", Asked()), ("cycle-times", Asked("invoice_dunning")),
+         ("objectives", Asked("lead_to_sale", objectives=(QUALIFIED,))),
+         ("objectives", Asked("support_ticket", objectives=(ANSWERED,)))]
 
 
 async def seed(url: str, changes: int, rng: random.Random) -> dict[str, int]:
