@@ -149,6 +149,17 @@ RULES: dict[str, Rule] = {
     "GET /insights/forecast": {REP: OWN, MANAGER: TEAM, ADMIN: ALL},
     "GET /insights/sla": {AGENT: OWN, SUPPORT_LEAD: TEAM, ADMIN: ALL},
     "GET /insights/cash": ACCOUNTING,
+    # Files: read as their object is (GET /files/{file_id} applies the object's READS rule);
+    # attached by who works on it.
+    "POST /quotes/{quote_id}/files": {REP: OWN, MANAGER: TEAM, ADMIN: ALL},
+    "GET /quotes/{quote_id}/files": SALES_READ,
+    "POST /projects/{project_id}/files": PROJECT_READ,
+    "GET /projects/{project_id}/files": PROJECT_READ,
+    "POST /invoices/{invoice_id}/files": ACCOUNTING,
+    "GET /invoices/{invoice_id}/files": ACCOUNTING,
+    "POST /tickets/{ticket_id}/files": FOR_THE_CUSTOMER,
+    "GET /tickets/{ticket_id}/files": SUPPORT_READ,
+    "GET /files/{file_id}": everyone(ALL),
 }
 
 READS: dict[str, str] = {

@@ -16,6 +16,7 @@ from api.routers import (
     definitions,
     emails,
     enrolments,
+    files,
     health,
     inbound,
     insights,
@@ -33,6 +34,7 @@ from api.routers import (
 from api.state import ApiState, TemporalConnection
 from crm import db
 from crm import statistics as planner
+from crm.files.store import LocalStore
 from crm.logs import configure_logging
 from crm.policies import PolicyStore
 from crm.settings import DEVELOPMENT_CONSOLE_SECRET, Settings, get_settings
@@ -79,6 +81,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
             policies=PolicyStore(settings.policy_file),
             temporal=TemporalConnection(settings, temporal),
             start_marks=StartMarks(sessions),
+            files=LocalStore(settings.file_store),
         )
         state.start_marks.start()
         statistics = asyncio.create_task(
@@ -91,7 +94,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         await engine.dispose()
 
     app = FastAPI(title="crmflow", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
-    app.add_middleware(BodyGate)
+    app.add_middleware(BodyGate, largest_file=settings.file_max_bytes)
     problems.install(app)
     idempotency.install(app)
     console.install(app)
@@ -100,6 +103,6 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     for router in (me.router, leads.router, quotes.router, projects.router, invoices.router,
                    tickets.router, inbound.router, tasks.router, emails.router,
                    processes.router, project_templates.router, definitions.router,
-                   enrolments.router, simulations.router, insights.router):
+                   enrolments.router, simulations.router, insights.router, files.router):
         app.include_router(router, dependencies=[Depends(access.grant)])  # who may: first
     return app

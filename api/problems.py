@@ -18,10 +18,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from crm.errors import (
     Conflict,
     CrmError,
+    FileRefused,
     Forbidden,
     MissingInformation,
     NotFound,
     ServiceUnavailable,
+    TooLarge,
+    UnsupportedType,
 )
 from crm.policies import PolicyError
 
@@ -34,6 +37,8 @@ STATUS_OF: dict[type[CrmError], int] = {
     Forbidden: 403,
     MissingInformation: 409,
     Conflict: 409,
+    TooLarge: 413,
+    UnsupportedType: 415,
 }
 
 
@@ -124,7 +129,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(CrmError)
     async def crm_error(request: Request, error: CrmError) -> JSONResponse:
         status = next(code for kind, code in STATUS_OF.items() if isinstance(error, kind))
-        extra = {"missing": error.missing} if isinstance(error, MissingInformation) else {}
+        extra: dict[str, Any] = (
+            {"missing": error.missing} if isinstance(error, MissingInformation)
+            else {"field": "file", "limit": error.limit} if isinstance(error, FileRefused)
+            else {})
         return problem(request, status, error.title, error.detail, **extra)
 
     @app.exception_handler(RequestValidationError)

@@ -9,6 +9,7 @@ import structlog
 from temporalio.client import Client
 
 from crm import db
+from crm.files.store import Store
 from crm.policies import PolicyStore
 from crm.settings import Settings
 from crm.start_marks import StartMarks
@@ -46,5 +47,7 @@ class ApiState:
     temporal: TemporalConnection
     start_marks: StartMarks
     """Marks of the processes this API started, written in batches."""
+    files: Store
+    """Where files' contents are kept (``crm.files.store``)."""
     health_probes: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     """Health probes still running, by system: the next check waits on them again."""

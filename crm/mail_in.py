@@ -2,7 +2,8 @@
 
 What a ticket needs of it: who wrote (address and name), the subject, its Message-ID, the
 Message-IDs it answers (``In-Reply-To`` and ``References``), the ticket number its subject
-names ("[Ticket #31]"), and the text the person wrote, without the quoted conversation.
+names ("[Ticket #31]"), the text the person wrote, without the quoted conversation, and the
+files attached to it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ class NotAnEmail(ValueError):
     """The message cannot be read as an email (no sender, or not RFC 5322 at all)."""
 
 
+@dataclass(frozen=True)
+class Attachment:
+    name: str | None
+    content_type: str
+    content: bytes
+
+
 @dataclass
 class InboundEmail:
     sender: str
@@ -38,6 +46,7 @@ class InboundEmail:
     message_id: str | None = None
     answers: list[str] = field(default_factory=list)
     """The Message-IDs it replies to: In-Reply-To first, then References, latest first."""
+    attachments: list[Attachment] = field(default_factory=list)
 
     @property
     def ticket_number(self) -> int | None:
@@ -78,7 +87,18 @@ def parse_email(raw: bytes) -> InboundEmail:
         text=text or subject or "(empty message)",
         message_id=found_id[0] if found_id else None,
         answers=answers,
+        attachments=_attachments(message),
     )
+
+
+def _attachments(message: EmailMessage) -> list[Attachment]:
+    """The files attached (an image pasted in the text, too), as sent."""
+    found = []
+    for part in message.iter_attachments():
+        content = part.get_payload(decode=True)
+        if isinstance(content, bytes) and not part.is_multipart():
+            found.append(Attachment(part.get_filename(), part.get_content_type(), content))
+    return found
 
 
 def _storable(text: str) -> str:

@@ -39,6 +39,16 @@ class Settings(BaseSettings):
     temporal_rpc_timeout_seconds: float = 10.0
     """The API waits this long for any call to Temporal, then answers 503 (try again)."""
 
+    # Files attached to quotes, projects, invoices and tickets (crm.files).
+    files_dir: Path | None = None
+    """Where the local store keeps them; default ``data_dir/files``."""
+    file_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, le=1024 * 1024 * 1024)
+    """The largest file accepted (a larger one is a 413 naming this limit)."""
+    file_types: list[str] = ["application/pdf", "image/png", "image/jpeg", "image/gif",
+                             "image/webp", "text/plain"]
+    """The kinds of file accepted (anything else, or a file that is not what it says it is,
+    is a 415 naming them)."""
+
     # Email: the dev stack's local mail sink by default.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
@@ -111,6 +121,11 @@ class Settings(BaseSettings):
     @property
     def mail_dir(self) -> Path:
         return self.data_dir / "mail"
+
+    @property
+    def file_store(self) -> Path:
+        """The local file store's folder."""
+        return self.files_dir or self.data_dir / "files"
 
 
 @lru_cache

@@ -2,7 +2,8 @@
 
 An answer to a ticket (its subject names the ticket, or it replies to one of the ticket's
 emails) from the ticket's customer becomes a customer message on it; anything else — a new
-request, or an answer to a ticket already closed — opens a ticket. The same email posted
+request, or an answer to a ticket already closed — opens a ticket. Its attachments land on
+that ticket (those the CRM does not keep are said in the answer). The same email posted
 twice (the same Message-ID) is taken once.
 """
 
@@ -22,7 +23,7 @@ from crm import launcher
 from crm.errors import Conflict
 from crm.mail_in import InboundEmail, NotAnEmail, parse_email
 from crm.models import Ticket
-from crm.repo import tickets
+from crm.repo import files, tickets
 from crm.support import NewTicket, record_ticket
 from workflows.registry import SUPPORT_TICKET
 from workflows.support_ticket import SupportTicket
@@ -33,10 +34,17 @@ RawEmail = Annotated[bytes, Body(media_type="message/rfc822",
                                  description="The raw RFC 5322 message, as received")]
 
 
+class RefusedAttachment(BaseModel):
+    name: str
+    reason: str
+
+
 class InboundOut(BaseModel):
     outcome: Literal["opened", "message_added", "duplicate"]
     ticket_id: int
     process_id: str
+    attachments_refused: list[RefusedAttachment] = []
+    """The files attached that the CRM does not keep (too large, of a kind not kept)."""
 
 
 @router.post("/inbound/email", status_code=status.HTTP_201_CREATED, response_model=InboundOut,
@@ -75,7 +83,8 @@ async def inbound_email(
             pass
         else:
             response.status_code = status.HTTP_200_OK
-            answer = _answer("message_added", ticket_id)
+            answer = _answer("message_added", ticket_id,
+                             await _attach(session, state, ticket_id, mail))
             await once.keep(session, status.HTTP_200_OK, answer)
             return answer
     await once.claim(session)
@@ -84,13 +93,14 @@ async def inbound_email(
             opened, start = await record_ticket(session, state.settings, policies, NewTicket(
                 mail.sender, mail.topic, mail.text, channel="email",
                 contact_name=mail.sender_name, message_id=mail.message_id))
+            refused = await _attach(session, state, opened.id, mail)
     except IntegrityError:  # the same email, delivered twice at once: the other one took it
         taken = await tickets.ticket_of_emails(session=session, sent_too=False,
                                                message_ids=[mail.message_id or ""])
         assert taken is not None
         response.status_code = status.HTTP_200_OK
         return _answer("duplicate", taken)
-    answer = _answer("opened", opened.id)
+    answer = _answer("opened", opened.id, refused)
     await once.keep(session, status.HTTP_201_CREATED, answer, workflow_id=start.workflow_id)
     await session.commit()
     await launcher.launch(session, client, state.settings, start, fresh=True,
@@ -110,10 +120,18 @@ async def _ticket_answered(session: SessionDep, mail: InboundEmail) -> Ticket | 
     return ticket
 
 
-def _answer(outcome: Literal["opened", "message_added", "duplicate"],
-            ticket_id: int) -> InboundOut:
+async def _attach(session: SessionDep, state: StateDep, ticket_id: int,
+                  mail: InboundEmail) -> list[dict[str, str]]:
+    return await files.attach_mailed(session=session, store=state.files,
+                                     settings=state.settings, object_type="ticket",
+                                     object_id=ticket_id, attachments=mail.attachments)
+
+
+def _answer(outcome: Literal["opened", "message_added", "duplicate"], ticket_id: int,
+            refused: list[dict[str, str]] | None = None) -> InboundOut:
     return InboundOut(outcome=outcome, ticket_id=ticket_id,
-                      process_id=SUPPORT_TICKET.workflow_id(ticket_id))
+                      process_id=SUPPORT_TICKET.workflow_id(ticket_id),
+                      attachments_refused=[RefusedAttachment(**r) for r in refused or []])
 
 
 def _unreadable(why: str) -> Exception:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, tzinfo
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
@@ -119,7 +119,7 @@ def _route(view: str) -> Any:
         team: Id | None = None,
         owner: Id | None = None,
         time_zone: Annotated[str | None, Query(max_length=64)] = None,
-        every: Annotated[str | None, Query(max_length=16, description=(
+        every: Annotated[Literal["month", "week", "day"] | None, Query(description=(
             "objectives only: counted by month (the default), week or day"))] = None,
     ) -> Any:
         return await _answer(view, request, session, grant, policies, process, definition,

@@ -2,6 +2,7 @@
 
 from crm.models.base import Base
 from crm.models.billing import Invoice, InvoiceLine, Payment
+from crm.models.files import StoredFile
 from crm.models.own import DefinitionVersion, Enrolment, EnrolmentStep, WorkflowDefinition
 from crm.models.people import ApiToken, SeenSignature, Team, User, UserSkill
 from crm.models.projects import (
@@ -44,6 +45,7 @@ __all__ = [
     "SeenSignature",
     "Simulation",
     "StatusChange",
+    "StoredFile",
     "Task",
     "Team",
     "Ticket",

@@ -8,11 +8,14 @@ import asyncio
 from email.message import EmailMessage
 from email.utils import make_msgid
 
+from sqlalchemy import func, select
+
 from crm import db
-from crm.models import User
+from crm.models import StoredFile, User
 from crm.repo import people
 from tests import factories
 from tests.api.conftest import Api
+from tests.api.test_files import PNG
 from tests.waiting import eventually
 
 JANE = "jane@acme.example"
@@ -102,3 +105,36 @@ async def test_what_is_not_an_email_is_refused_and_only_the_mail_system_posts(ap
 async def _token(api: Api, user: User) -> str:
     async with db.unit_of_work(api.sessions) as session:
         return await people.issue_token(session=session, user=user)
+
+
+async def test_the_files_an_email_carries_land_on_its_ticket(api: Api) -> None:
+    await factories.support_team(api.sessions)
+    raw, _ = email(JANE, "Lost my SIM", "My SIM card is lost; the proof is attached.")
+    code, opened = await post(api, raw)
+    assert code == 201
+    ticket_id = opened["ticket_id"]
+    [ack] = await eventually(lambda: api.mail.to(JANE))
+
+    reply = EmailMessage()
+    reply["From"], reply["To"] = JANE, "support@crmflow.localhost"
+    reply["Subject"] = f"Re: {ack.subject}"
+    reply["Message-ID"] = make_msgid(domain="mail.acme.example")
+    reply["In-Reply-To"] = ack.message["Message-ID"]
+    reply.set_content("Here is a photo of my electricity bill.")
+    reply.add_attachment(PNG, maintype="image", subtype="png", filename="bill.png")
+    reply.add_attachment(b"MZ\x90\x00" + bytes(60), maintype="application",
+                         subtype="octet-stream", filename="virus.exe")
+    code, added = await post(api, reply.as_bytes())
+    assert (code, added["outcome"]) == (200, "message_added")
+    assert added["attachments_refused"] == [{
+        "name": "virus.exe", "reason": added["attachments_refused"][0]["reason"]}]
+    assert "only application/pdf" in added["attachments_refused"][0]["reason"]
+    async with db.unit_of_work(api.sessions) as session:
+        kept = [(f.object_type, f.object_id, f.name, f.content_type, f.source, f.size)
+                for f in await session.scalars(select(StoredFile))]
+    assert kept == [("ticket", ticket_id, "bill.png", "image/png", "email", len(PNG))]
+    # The same email again is taken once: no second file.
+    code, again = await post(api, reply.as_bytes())
+    assert (code, again["outcome"]) == (200, "duplicate")
+    async with db.unit_of_work(api.sessions) as session:
+        assert await session.scalar(select(func.count()).select_from(StoredFile)) == 1

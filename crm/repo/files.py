@@ -1,0 +1,67 @@
+"""The files attached to an object: kept in the store first, then recorded, so a file the
+database lists is always in the store (a content stored for a change that failed is kept,
+unlisted, and stored once again for nothing if it comes back)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.errors import FileRefused, NotFound
+from crm.files.kinds import accepted, safe_name
+from crm.files.store import Store, digest_of
+from crm.mail_in import Attachment
+from crm.models import StoredFile
+from crm.settings import Settings
+
+ATTACHABLE = ("quote", "project", "invoice", "ticket")
+"""The kinds of object that carry files."""
+
+
+async def attach(*, session: AsyncSession, store: Store, settings: Settings, object_type: str,
+                 object_id: int, name: str | None, declared_type: str | None, content: bytes,
+                 by_id: int | None, kind: str | None = None,
+                 source: str = "upload") -> StoredFile:
+    """The file, checked (size, type), stored and recorded on the object."""
+    content_type = accepted(content, declared_type, settings.file_types, settings.file_max_bytes)
+    digest = digest_of(content)
+    await store.put(digest, content)
+    row = StoredFile(object_type=object_type, object_id=object_id, name=safe_name(name),
+                     content_type=content_type, size=len(content), sha256=digest, kind=kind,
+                     source=source, uploaded_by_id=by_id)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def attach_mailed(*, session: AsyncSession, store: Store, settings: Settings,
+                        object_type: str, object_id: int,
+                        attachments: list[Attachment]) -> list[dict[str, str]]:
+    """An email's attachments on the object; those the CRM does not keep (too large, of a
+    kind not kept) are left out and said, the email is taken all the same."""
+    refused = []
+    for mailed in attachments:
+        try:
+            await attach(session=session, store=store, settings=settings,
+                         object_type=object_type, object_id=object_id, name=mailed.name,
+                         declared_type=mailed.content_type, content=mailed.content, by_id=None,
+                         source="email")
+        except FileRefused as refusal:
+            refused.append({"name": safe_name(mailed.name), "reason": refusal.detail})
+    return refused
+
+
+async def files_of(*, session: AsyncSession, object_type: str,
+                   object_id: int) -> list[StoredFile]:
+    """The object's files, oldest first."""
+    return list(await session.scalars(
+        select(StoredFile).where(StoredFile.object_type == object_type,
+                                 StoredFile.object_id == object_id)
+        .order_by(StoredFile.created_at, StoredFile.id)))
+
+
+async def get(*, session: AsyncSession, file_id: int) -> StoredFile:
+    row = await session.get(StoredFile, file_id)
+    if row is None:
+        raise NotFound("file", file_id)
+    return row
