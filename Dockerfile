@@ -36,6 +36,12 @@ FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="crmflow" \
       org.opencontainers.image.description="crmflow API and Temporal worker"
 
+# PDF documents: WeasyPrint lays text out with Pango, in the DejaVu fonts.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
+        fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system --gid 10001 crmflow \
     && useradd --system --uid 10001 --gid crmflow --home-dir /home/crmflow --create-home \
         --shell /usr/sbin/nologin crmflow

@@ -52,9 +52,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from crm import db
+from crm.documents.attached import document_of
+from crm.documents.render import pdf
+from crm.files.store import LocalStore, Store
 from crm.models import OutboxEmail
 from crm.models.base import utcnow
-from crm.repo import outbox
+from crm.repo import files, outbox
 from crm.settings import Settings
 from workflows.contracts import SEND_EMAIL, EmailOutcome, EmailToSend
 
@@ -129,9 +132,11 @@ class SmtpMailer:
         """How long an SMTP conversation can last at most."""
         return timedelta(seconds=self.settings.smtp_timeout_seconds)
 
-    def compose(self, email: OutboxEmail, threading: EmailToSend | None = None) -> EmailMessage:
+    def compose(self, email: OutboxEmail, threading: EmailToSend | None = None,
+                attached: Sequence[Attached] = ()) -> EmailMessage:
         """The message for an outbox row; ``threading`` adds the conversation's headers
-        (In-Reply-To, References, Reply-To) the workflow asked for."""
+        (In-Reply-To, References, Reply-To) the workflow asked for; ``attached``, the files
+        it carries."""
         message = EmailMessage()
         message["From"] = self.settings.mail_from
         message["To"] = email.recipient
@@ -149,6 +154,9 @@ class SmtpMailer:
         message["X-Crmflow-Key"] = email.idempotency_key
         message.set_content(email.body_text)
         message.add_alternative(email.body_html, subtype="html")
+        for name, content_type, content in attached:
+            maintype, _, subtype = content_type.partition("/")
+            message.add_attachment(content, maintype=maintype, subtype=subtype, filename=name)
         return message
 
     async def send(self, message: EmailMessage, on_accepted: Callable[[], None]) -> None:
@@ -234,10 +242,16 @@ def database_unreachable(error: BaseException) -> bool:
     ))
 
 
+Attached = tuple[str, str, bytes]
+"""A file an email carries: its name, type and content."""
+
+
 class EmailActivities:
-    def __init__(self, sessions: db.Sessions, mailer: SmtpMailer) -> None:
+    def __init__(self, sessions: db.Sessions, mailer: SmtpMailer,
+                 store: Store | None = None) -> None:
         self.sessions = sessions
         self.mailer = mailer
+        self.store = store or LocalStore(mailer.settings.file_store)
 
     @activity.defn(name=SEND_EMAIL)
     async def send_email(self, email: EmailToSend) -> EmailOutcome:
@@ -294,7 +308,7 @@ class EmailActivities:
     ) -> EmailOutcome:
         key = row.idempotency_key
         try:
-            message = self.mailer.compose(row, email)
+            message = self.mailer.compose(row, email, await self._attached(row, email))
         except ValueError as error:
             # The data cannot make an email (a line break in a name or an address): no retry
             # can mend that, and the process must not wait on it — it goes on without it.
@@ -317,6 +331,26 @@ class EmailActivities:
         await self._mark_sent(key, heartbeat)
         log.info("email sent", key=key, to=row.recipient, template=row.template)
         return EmailOutcome("sent", row.message_id)
+
+    async def _attached(self, row: OutboxEmail, email: EmailToSend) -> list[Attached]:
+        """The files the email carries: its document, rendered and kept on its object by
+        the first attempt (DocumentError, a ValueError, when its template cannot make it)."""
+        settings = self.mailer.settings
+        if row.attachments is None and (document := document_of(email)) is not None:
+            content = pdf(document.template, document.context, settings.document_templates)
+            async with db.unit_of_work(self.sessions) as session:
+                kept = await files.attach(
+                    session=session, store=self.store, settings=settings,
+                    object_type=str(email.related_type), object_id=int(email.related_id or 0),
+                    name=document.name, declared_type="application/pdf", content=content,
+                    by_id=None, kind=document.kind, source="rendered")
+                row.attachments = [kept.id]
+                await outbox.carry(session=session, email_id=row.id, file_ids=[kept.id])
+        if not row.attachments:
+            return []
+        async with db.unit_of_work(self.sessions) as session:
+            carried = [await files.get(session=session, file_id=n) for n in row.attachments]
+        return [(f.name, f.content_type, await self.store.get(f.sha256)) for f in carried]
 
     async def _fail(self, row: OutboxEmail, reason: str, *, permanent: bool) -> None:
         """Record the failure; a permanent one is final and gives the owner a task."""

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     """The kinds of file accepted (anything else, or a file that is not what it says it is,
     is a 415 naming them)."""
 
+    document_templates: Path | None = None
+    """A folder of the company's own document templates (``quote.html.j2``), used instead of
+    crmflow's (``crm/documents/templates/``)."""
+
     # Email: the dev stack's local mail sink by default.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

@@ -43,6 +43,13 @@ class ReceivedMail:
         body = self.message.get_body(preferencelist=("plain",))
         return body.get_content() if body is not None else ""
 
+    @property
+    def attachments(self) -> list[tuple[str | None, str, bytes]]:
+        """The files it carries: name, type, content."""
+        return [(part.get_filename(), part.get_content_type(), content)
+                for part in self.message.iter_attachments()
+                if isinstance(content := part.get_payload(decode=True), bytes)]
+
 
 Forward = Callable[[bytes, list[str]], Awaitable[None]]
 """Hands a raw message and its envelope recipients on; raises when it cannot."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.models.base import Base, Timestamped
@@ -75,6 +75,8 @@ class OutboxEmail(Base, Timestamped):
     related_type: Mapped[str | None] = mapped_column(String(32))
     related_id: Mapped[int | None]
     workflow_id: Mapped[str | None] = mapped_column(String(200))
+    attachments: Mapped[list[int] | None] = mapped_column(JSON, default=None)
+    """The files it carries (``files`` ids): a document rendered for it."""
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     """pending → sent, or failed (for good: see ``last_error``); 'sending' while an SMTP
     conversation is under way."""

@@ -16,14 +16,17 @@ from crm.settings import Settings
 
 ATTACHABLE = ("quote", "project", "invoice", "ticket")
 """The kinds of object that carry files."""
+RENDERED = "rendered"
 
 
 async def attach(*, session: AsyncSession, store: Store, settings: Settings, object_type: str,
                  object_id: int, name: str | None, declared_type: str | None, content: bytes,
                  by_id: int | None, kind: str | None = None,
                  source: str = "upload") -> StoredFile:
-    """The file, checked (size, type), stored and recorded on the object."""
-    content_type = accepted(content, declared_type, settings.file_types, settings.file_max_bytes)
+    """The file, checked (size, type), stored and recorded on the object. A document the
+    CRM rendered itself is its declared type, whatever the limits on what people send."""
+    content_type = (declared_type or "application/pdf" if source == RENDERED else
+                    accepted(content, declared_type, settings.file_types, settings.file_max_bytes))
     digest = digest_of(content)
     await store.put(digest, content)
     row = StoredFile(object_type=object_type, object_id=object_id, name=safe_name(name),

@@ -42,6 +42,13 @@ async def reserve(*, session: AsyncSession, email: OutboxEmail) -> OutboxEmail:
     return email
 
 
+async def carry(*, session: AsyncSession, email_id: int, file_ids: list[int]) -> None:
+    """The email carries these files (its document, rendered by its first attempt)."""
+    email = await session.get(OutboxEmail, email_id)
+    assert email is not None
+    email.attachments = file_ids
+
+
 async def mark_sent(*, session: AsyncSession, email_id: int) -> bool:
     """Record that the server accepted the email; False when that was recorded already."""
     email = await session.get(OutboxEmail, email_id)

@@ -1,5 +1,5 @@
 """files: the files attached to quotes, projects, invoices and tickets (their content is in
-the file store)
+the file store), and the files an email carries
 
 Revision ID: 0012
 Revises: 0011
@@ -35,8 +35,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id', name=op.f('pk_files')),
     )
     op.create_index('ix_files_object', 'files', ['object_type', 'object_id'])
+    with op.batch_alter_table('email_outbox') as batch:
+        batch.add_column(sa.Column('attachments', sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('email_outbox') as batch:
+        batch.drop_column('attachments')
     op.drop_index('ix_files_object', table_name='files')
     op.drop_table('files')

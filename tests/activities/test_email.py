@@ -14,14 +14,14 @@ import aiosmtplib
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.email import EmailActivities, SmtpMailer, message_id, render
 from crm import db
-from crm.models import OutboxEmail, Task
+from crm.models import OutboxEmail, Quote, StoredFile, Task
 from crm.models.base import utcnow
 from crm.repo import outbox
 from crm.settings import Settings
@@ -285,3 +285,66 @@ async def test_an_email_that_cannot_be_built_is_refused_and_the_process_goes_on(
     assert sink.messages == []
     [row] = await outbox_rows(sessions)
     assert (row.status, row.attempts) == ("failed", 1)
+
+
+async def a_quote(sessions: db.Sessions) -> tuple[factories.SalesTeam, int]:
+    team = await factories.sales_team(sessions)
+    lead = await factories.lead(sessions, owner_id=team.rep.id)
+    async with db.unit_of_work(sessions) as session:
+        quote = Quote(lead_id=lead.id, author_id=team.rep.id, team_id=team.rep.team_id)
+        session.add(quote)
+        await session.flush()
+        return team, quote.id
+
+
+def quote_sent(quote_id: int) -> EmailToSend:
+    return EmailToSend(
+        to="jane@acme.example", template="quote_sent", purpose="submission_1:sent",
+        related_type="quote", related_id=quote_id, context={
+            "recipient_name": "Jane", "quote_id": quote_id, "customer": "Acme",
+            "author_name": "Alice", "discount_pct": "0", "total": "100.00 EUR",
+            "valid_until": "2026-12-31",
+            "lines": [{"description": "Audit", "quantity": "1", "unit_price": "100.00"}]})
+
+
+async def test_the_quote_sent_carries_its_document_rendered_once(
+    sessions: db.Sessions, settings: Settings, mail_sink: tuple[MailSink, int],
+    activity_env: ActivityEnvironment,
+) -> None:
+    sink, _ = mail_sink
+    _, quote_id = await a_quote(sessions)
+    email = EmailActivities(sessions, SmtpMailer(settings))
+    sent = await activity_env.run(email.send_email, quote_sent(quote_id))
+    again = await activity_env.run(email.send_email, quote_sent(quote_id))
+    assert (sent.status, again.status) == ("sent", "already_sent")
+    [received] = sink.messages
+    [(name, kind, content)] = received.attachments
+    assert (name, kind, content[:5]) == (f"quote-{quote_id}-1.pdf", "application/pdf", b"%PDF-")
+    async with db.unit_of_work(sessions) as session:
+        [kept] = await session.scalars(select(StoredFile))
+        row = await outbox.find(session=session,
+                                idempotency_key=f"{activity_env.info.workflow_id}:"
+                                                "submission_1:sent")
+    assert (kept.object_type, kept.object_id, kept.kind, kept.source) == (
+        "quote", quote_id, "quote", "rendered")
+    assert row is not None and row.attachments == [kept.id]
+
+
+async def test_a_document_its_template_cannot_make_fails_the_email_for_good(
+    sessions: db.Sessions, settings: Settings, activity_env: ActivityEnvironment,
+    tmp_path: Path,
+) -> None:
+    team, quote_id = await a_quote(sessions)
+    company = tmp_path / "templates"
+    company.mkdir()
+    (company / "quote.html.j2").write_text("{{ signature_of_the_ceo }}")
+    broken = Settings(**{**settings.model_dump(), "document_templates": company})
+    outcome = await activity_env.run(EmailActivities(sessions, SmtpMailer(broken)).send_email,
+                                     quote_sent(quote_id))
+    assert outcome.status == "refused"
+    assert "'signature_of_the_ceo' is undefined" in (outcome.detail or "")
+    async with db.unit_of_work(sessions) as session:
+        [task] = await session.scalars(select(Task))
+        assert await session.scalar(select(func.count()).select_from(StoredFile)) == 0
+    assert (task.kind, task.assignee_id, task.related_id) == (
+        "email_failed", team.rep.id, quote_id)

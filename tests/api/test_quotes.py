@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 from decimal import Decimal
 from pathlib import Path
 
+import pypdf
 from sqlalchemy import select
 
 from crm import db
@@ -90,6 +93,19 @@ async def test_small_discount_validated_sent_and_won(api: Api) -> None:
     assert sent.json()["valid_until"] is not None
     [mail] = await eventually(lambda: api.mail.to("jane@acme.example"))  # follows the answer
     assert mail.subject == f"Your quote {quote_id} from Alice"
+    # It carries the quote as a PDF, rendered from what was submitted, kept on the quote.
+    [(name, kind, document)] = mail.attachments
+    assert (name, kind) == (f"quote-{quote_id}-1.pdf", "application/pdf")
+    text = " ".join(pypdf.PdfReader(io.BytesIO(document)).pages[0].extract_text().split())
+    valid_until = sent.json()["valid_until"][:10]
+    for said in (f"Quote {quote_id}-1", "For: Acme, attention of Jane Buyer", "From: Alice",
+                 f"Valid until: {valid_until}", "CRM licence 10 100.00 1,000.00 EUR",
+                 "Subtotal 1,000.00 EUR", "Discount 10 % \N{MINUS SIGN}100.00 EUR",
+                 "Total 900.00 EUR"):
+        assert said in text, (said, text)
+    kept = (await api.call("GET", f"/quotes/{quote_id}/files", "rep")).json()
+    assert [(f["name"], f["kind"], f["source"], f["sha256"]) for f in kept] == [
+        (name, "quote", "rendered", hashlib.sha256(document).hexdigest())]
 
     won = await api.call("POST", f"/quotes/{quote_id}/customer-response", "website",
                          json={"accepted": True, "note": "signed"})
