@@ -155,6 +155,8 @@ RULES: dict[str, Rule] = {
     "GET /quotes/{quote_id}/files": SALES_READ,
     "POST /projects/{project_id}/files": PROJECT_READ,
     "GET /projects/{project_id}/files": PROJECT_READ,
+    "POST /projects/{project_id}/milestones/{milestone_id}/files": PROJECT_READ,
+    "GET /projects/{project_id}/milestones/{milestone_id}/files": PROJECT_READ,
     "POST /invoices/{invoice_id}/files": ACCOUNTING,
     "GET /invoices/{invoice_id}/files": ACCOUNTING,
     "POST /tickets/{ticket_id}/files": FOR_THE_CUSTOMER,

@@ -80,3 +80,6 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Offset = Annotated[int, Field(ge=0, le=MAX_ID)]
 Filter = Annotated[str, AfterValidator(_single_line)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$"), AfterValidator(_currency)]
+
+DOCUMENT_KIND = r"^[a-z][a-z0-9_]{0,63}$"
+"""What document a file is, as a word: proof_of_address."""

@@ -68,6 +68,8 @@ class TicketOut(Out):
     rating: int | None
     rating_comment: str | None
     reopenings: int
+    awaited_document: str | None = Field(description="The document the ticket waits for "
+                                         "from the customer (proof_of_address)")
     created_at: datetime
     process_id: str
 

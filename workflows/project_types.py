@@ -30,6 +30,9 @@ class ProjectPolicy:
     may say otherwise."""
     payment_terms: timedelta = timedelta(days=30)
     """An invoice is due this long after it is issued."""
+    milestone_sign_off: str | None = None
+    """A kind of document (``sign_off``) a milestone must carry before it is completed: the
+    completion is refused naming it until a file of that kind is on the milestone."""
 
 
 @dataclass

@@ -26,8 +26,10 @@ from workflows.support_types import (
     SAVE_TICKET,
     TASK_COMPLETED,
     AgentReply,
+    ArrivedDocument,
     Assignment,
     CustomerMessage,
+    DocumentArrival,
     InfoRequest,
     Rating,
     Reopening,
@@ -45,7 +47,7 @@ from workflows.ticket_mail import TicketMail
 
 with workflow.unsafe.imports_passed_through():  # real ZoneInfo objects (see support_types)
     from workflows.sla import SlaClock
-    from workflows.ticket_agenda import TicketAgenda
+    from workflows.ticket_agenda import TicketAgenda, label
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "new": ("open", "queued"),
@@ -304,6 +306,8 @@ class SupportTicket:
             before = self.lifecycle.status
             target = {"waiting_on_customer": "back_office" if self.state.check else "open",
                       "resolved": "open"}.get(before)
+            if before == "waiting_on_customer" and not self._brings_awaited(message.documents):
+                target = None  # still waiting for the document: the message is kept
             if target is None:
                 async with self.lifecycle.lock:
                     if self.lifecycle.status == before:
@@ -323,6 +327,38 @@ class SupportTicket:
                         await self._create_check()
             if moving:
                 return self._view()
+
+    def _brings_awaited(self, documents: list[ArrivedDocument]) -> bool:
+        """Whether these files bring the document the ticket waits for, if it waits for one
+        (an unlabelled attachment, sent while waiting, is taken as it)."""
+        awaited = self.state.awaited_document
+        if awaited is None:
+            return True
+        found = next((d for d in documents if d.kind in (None, awaited)), None)
+        if found is not None:
+            self.state.arrived = dataclasses.replace(found, kind=awaited)
+        return found is not None
+
+    @workflow.update
+    async def document_arrived(self, arrival: DocumentArrival) -> TicketView:
+        """A file was uploaded to the ticket: the document it waits for resumes it, through
+        the back-office check of it; any other file is only kept."""
+        self._events += 1
+        async with self.lifecycle.lock:
+            waiting = (self.lifecycle.status == "waiting_on_customer"
+                       and arrival.document.kind == self.state.awaited_document)
+        if waiting and self._brings_awaited([arrival.document]):
+            async with self._change("back_office", f"the customer sent the "
+                                    f"{label(arrival.document.kind)}") as moving:
+                if moving:
+                    await self._create_check()
+        return self._view()
+
+    @document_arrived.validator
+    def _may_bring(self, arrival: DocumentArrival) -> None:
+        if arrival.by_role not in FOR_THE_CUSTOMER:
+            refuse(NOT_ALLOWED, "only the customer's channels and support staff bring "
+                                "documents")
 
     @customer_message.validator
     def _may_write(self, message: CustomerMessage) -> None:
@@ -369,7 +405,9 @@ class SupportTicket:
             if not moving:
                 self.lifecycle.refuse("wait on the customer")
             self.state.info_requests += 1
-            self.state.check = request.check
+            self.state.check = request.check or (
+                f"check the {label(request.document)}" if request.document else None)
+            self.state.awaited_document, self.state.arrived = request.document, None
             await self._answer(request.what, request.by, info_request=True)
         return self._view()
 
@@ -582,13 +620,15 @@ class SupportTicket:
 
     async def _create_check(self) -> None:
         check = self.state.check or "check what the customer sent"
-        self.state.check = None
+        arrived, self.state.check, self.state.awaited_document = self.state.arrived, None, None
         assignee = self.state.assignee
         task = await steps.create_task(TaskToCreate(
             kind="ticket_check",
             title=f"Ticket {self.ticket.ticket_id}: {check}",
             purpose=f"check_{self.state.info_requests}",
             assignee_id=assignee.user_id if assignee else None,
+            description=(f"The {label(arrived.kind)} the customer sent: {arrived.name} "
+                         f"(/files/{arrived.file_id})" if arrived else None),
             related_type="ticket",
             related_id=self.ticket.ticket_id,
         ))

@@ -144,6 +144,11 @@ class TicketState:
     check: str | None = None
     """The back-office check to do once the customer sends what was asked for."""
     open_tasks: list[int] = field(default_factory=list)
+    awaited_document: str | None = None
+    """The kind of document the ticket waits for (proof_of_address): nothing else resumes
+    it."""
+    arrived: ArrivedDocument | None = None
+    """The document that came, for the back-office check to show."""
     assignments: int = 0
     waits: int = 0
     waiting_since: datetime | None = None
@@ -204,6 +209,7 @@ class TicketView:
     closes_at: datetime | None
     """A resolved ticket closes then unless it is reopened or rated first."""
     rating: int | None
+    awaited_document: str | None = None
 
 
 @dataclass
@@ -216,11 +222,31 @@ class TicketResult:
 
 
 @dataclass
+class ArrivedDocument:
+    """A file kept on the ticket (``GET /files/{file_id}``), and what document it is (None:
+    an email's attachment, which nobody labelled)."""
+
+    file_id: int
+    name: str
+    kind: str | None = None
+
+
+@dataclass
 class CustomerMessage:
     body: str
     by_role: str
     by_user_id: int | None = None
     email_message_id: str | None = None
+    documents: list[ArrivedDocument] = field(default_factory=list)
+    """The files it came with (an email's attachments)."""
+
+
+@dataclass
+class DocumentArrival:
+    """A file uploaded to the ticket, saying what document it is."""
+
+    document: ArrivedDocument
+    by_role: str
 
 
 @dataclass
@@ -237,6 +263,10 @@ class InfoRequest:
     by_role: str
     check: str | None = None
     """A back-office task to do once the customer answers (e.g. check the proof)."""
+    document: str | None = None
+    """A kind of document the ticket waits for (proof_of_address): only a file of that kind
+    resumes it, through a check of it ("check the proof of address" unless ``check`` says
+    otherwise)."""
 
 
 @dataclass
@@ -330,3 +360,4 @@ class TicketFacts:
     reopenings: int
     first_response_breached_at: datetime | None = None
     resolution_breached_at: datetime | None = None
+    awaited_document: str | None = None

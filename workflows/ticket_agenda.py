@@ -93,7 +93,9 @@ class TicketAgenda:
             "new": "being routed",
             "queued": "in the team queue",
             "open": f"with {state.assignee.name}" if state.assignee else "open",
-            "waiting_on_customer": f"waiting on the customer since {at(state.waiting_since)}",
+            "waiting_on_customer": f"waiting on the customer since {at(state.waiting_since)}"
+                                   + (f" for the {label(state.awaited_document)}"
+                                      if state.awaited_document else ""),
             "back_office": "waiting for back-office task "
                            + ", ".join(str(t) for t in state.open_tasks),
         }[status]
@@ -123,6 +125,7 @@ class TicketAgenda:
             reopenings=state.reopenings,
             closes_at=self.closes_at(state) if status == "resolved" else None,
             rating=state.rating,
+            awaited_document=state.awaited_document,
         )
 
     def facts(self, state: TicketState) -> TicketFacts:
@@ -146,8 +149,14 @@ class TicketAgenda:
             reopenings=state.reopenings,
             first_response_breached_at=first_response.breached_at,
             resolution_breached_at=resolution.breached_at,
+            awaited_document=state.awaited_document,
         )
 
     def at(self, instant: datetime | None) -> str:
         """An instant on the support team's wall clock, as in 'Tue 14:02'."""
         return self.calendar.local(instant).strftime("%a %H:%M") if instant else "?"
+
+
+def label(kind: str | None) -> str:
+    """A document's kind as said: proof_of_address → proof of address."""
+    return (kind or "document").replace("_", " ")

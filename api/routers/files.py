@@ -1,9 +1,11 @@
-"""Files on the objects that carry them — quotes, projects, invoices, tickets: upload
+"""Files on the objects that carry them — quotes, projects and their milestones, invoices,
+tickets: upload
 (multipart, one file per request), list, download. A file is read as its object is: whoever
 may read the object may read its files, nobody else (403, as for the object)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
@@ -11,25 +13,42 @@ from urllib.parse import quote as url_quoted
 
 from fastapi import APIRouter, Depends, File, Form, Response, UploadFile, status
 
+from api import processes
 from api.access import READS, granted
 from api.deps import CurrentUser, SessionDep, StateDep
-from api.inputs import Id
-from api.lookups import invoice_in_path, project_in_path, quote_in_path, ticket_in_path
+from api.inputs import DOCUMENT_KIND, Id
+from api.lookups import (
+    invoice_in_path,
+    milestone_in_path,
+    project_in_path,
+    quote_in_path,
+    ticket_in_path,
+)
 from api.schemas import Out
-from crm.models import Invoice, Project, Quote, Ticket
+from crm.errors import Conflict
+from crm.models import Invoice, Milestone, Project, Quote, Ticket
 from crm.repo import files
+from workflows.registry import SUPPORT_TICKET
+from workflows.support_ticket import SupportTicket
+from workflows.support_types import ArrivedDocument, DocumentArrival
 
 router = APIRouter(tags=["files"])
-CARRIERS: dict[str, tuple[str, type, Callable[..., Awaitable[Any]]]] = {
-    "quotes": ("quote", Quote, quote_in_path),
-    "projects": ("project", Project, project_in_path),
-    "invoices": ("invoice", Invoice, invoice_in_path),
-    "tickets": ("ticket", Ticket, ticket_in_path),
+CARRIERS: dict[str, tuple[str, Callable[..., Awaitable[Any]]]] = {
+    "/quotes/{quote_id}": ("quote", quote_in_path),
+    "/projects/{project_id}": ("project", project_in_path),
+    "/projects/{project_id}/milestones/{milestone_id}": ("milestone", milestone_in_path),
+    "/invoices/{invoice_id}": ("invoice", invoice_in_path),
+    "/tickets/{ticket_id}": ("ticket", ticket_in_path),
 }
-"""For each path the objects that carry files, the object type, its model and its lookup."""
-MODELS = {object_type: model for object_type, model, _ in CARRIERS.values()}
+"""For each object that carries files, its path, its type and its lookup."""
+READ_AS: dict[str, tuple[str, type]] = {"quote": ("quote", Quote),
+                                        "project": ("project", Project),
+                                        "milestone": ("project", Project),
+                                        "invoice": ("invoice", Invoice),
+                                        "ticket": ("ticket", Ticket)}
+"""Whose rule a file is read by: its object's (a milestone's, its project's)."""
 SHOWN_INLINE = ("application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp")
-Kind = Annotated[str | None, Form(max_length=64, pattern=r"^[a-z][a-z0-9_]*$",
+Kind = Annotated[str | None, Form(max_length=64, pattern=DOCUMENT_KIND,
                                   description="What document it is: proof_of_address")]
 
 
@@ -53,7 +72,7 @@ def _out(row: Any) -> FileOut:
                                       if c != "url"}, "url": f"/files/{row.id}"})
 
 
-def _carrier(plural: str, object_type: str, lookup: Callable[..., Awaitable[Any]]) -> None:
+def _carrier(prefix: str, object_type: str, lookup: Callable[..., Awaitable[Any]]) -> None:
     async def upload(session: SessionDep, state: StateDep, user: CurrentUser,
                      file: Annotated[UploadFile, File(description="The file (one per request)")],
                      carrier: Any = Depends(lookup), kind: Kind = None) -> FileOut:
@@ -65,13 +84,15 @@ def _carrier(plural: str, object_type: str, lookup: Callable[..., Awaitable[Any]
                                  content=content, by_id=user.id, kind=kind)
         out = _out(row)
         await session.commit()
+        if object_type == "ticket" and kind is not None:
+            await tickets_told(state, out, user.role)
         return out
 
     async def listing(session: SessionDep, carrier: Any = Depends(lookup)) -> list[FileOut]:
         return [_out(row) for row in await files.files_of(
             session=session, object_type=object_type, object_id=carrier.id)]
 
-    path = f"/{plural}/{{{object_type}_id}}/files"
+    path = f"{prefix}/files"
     upload.__name__, listing.__name__ = f"attach_to_{object_type}", f"files_of_{object_type}"
     router.add_api_route(path, upload, methods=["POST"], status_code=status.HTTP_201_CREATED,
                          response_model=FileOut,
@@ -83,8 +104,20 @@ def _carrier(plural: str, object_type: str, lookup: Callable[..., Awaitable[Any]
                          summary=f"The files of a {object_type}, oldest first")
 
 
-for _plural, (_type, _, _lookup) in CARRIERS.items():
-    _carrier(_plural, _type, _lookup)
+async def tickets_told(state: StateDep, kept: FileOut, by_role: str) -> None:
+    """A document uploaded to a ticket is handed to its process: the one it waits for
+    resumes it. A ticket whose process has ended only keeps the file."""
+    client = await state.temporal.client()
+    handle = client.get_workflow_handle(SUPPORT_TICKET.workflow_id(kept.object_id))
+    arrival = DocumentArrival(ArrivedDocument(kept.id, kept.name, kept.kind), by_role)
+    with contextlib.suppress(Conflict):
+        await processes.decide(state.settings, handle, SupportTicket.document_arrived, arrival,
+                               update_id=f"file-{kept.id}",
+                               when_ended=lambda: Conflict("the ticket's process has ended"))
+
+
+for _prefix, (_type, _lookup) in CARRIERS.items():
+    _carrier(_prefix, _type, _lookup)
 
 
 @router.get("/files/{file_id}", summary="A file's content, read as its object is",
@@ -92,9 +125,14 @@ for _plural, (_type, _, _lookup) in CARRIERS.items():
 async def download(file_id: Id, session: SessionDep, state: StateDep,
                    user: CurrentUser) -> Response:
     row = await files.get(session=session, file_id=file_id)
-    grant = granted(user, READS[row.object_type])
-    await grant.check(session, MODELS[row.object_type], row.object_id,
-                      f"{row.object_type} {row.object_id}")
+    read_as, model = READ_AS[row.object_type]
+    object_id = row.object_id
+    if row.object_type == "milestone":
+        milestone = await session.get(Milestone, object_id)
+        assert milestone is not None, f"milestone {object_id} of file {file_id}"
+        object_id = milestone.project_id
+    await granted(user, READS[read_as]).check(session, model, object_id,
+                                              f"{read_as} {object_id}")
     content = await state.files.get(row.sha256)
     shown = "inline" if row.content_type in SHOWN_INLINE else "attachment"
     return Response(content, media_type=row.content_type, headers={

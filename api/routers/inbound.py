@@ -22,12 +22,12 @@ from api.problems import invalid
 from crm import launcher
 from crm.errors import Conflict
 from crm.mail_in import InboundEmail, NotAnEmail, parse_email
-from crm.models import Ticket
+from crm.models import StoredFile, Ticket
 from crm.repo import files, tickets
 from crm.support import NewTicket, record_ticket
 from workflows.registry import SUPPORT_TICKET
 from workflows.support_ticket import SupportTicket
-from workflows.support_types import CustomerMessage
+from workflows.support_types import ArrivedDocument, CustomerMessage
 
 router = APIRouter(tags=["tickets"])
 RawEmail = Annotated[bytes, Body(media_type="message/rfc822",
@@ -71,20 +71,22 @@ async def inbound_email(
     ticket = await _ticket_answered(session, mail)
     if ticket is not None:
         ticket_id = ticket.id
+        carried, refused = await _attach(session, state, ticket_id, mail,
+                                         ticket.awaited_document)
         await session.commit()
         handle = client.get_workflow_handle(SUPPORT_TICKET.workflow_id(ticket_id))
         try:
             await processes.decide(
                 state.settings, handle, SupportTicket.customer_message,
-                CustomerMessage(mail.text, user.role, user.id, mail.message_id),
+                CustomerMessage(mail.text, user.role, user.id, mail.message_id,
+                                [ArrivedDocument(f.id, f.name, f.kind) for f in carried]),
                 update_id=None, when_ended=lambda: Conflict(f"ticket {ticket_id} has closed"),
             )
         except Conflict:  # closed meanwhile: the email opens a new ticket
             pass
         else:
             response.status_code = status.HTTP_200_OK
-            answer = _answer("message_added", ticket_id,
-                             await _attach(session, state, ticket_id, mail))
+            answer = _answer("message_added", ticket_id, refused)
             await once.keep(session, status.HTTP_200_OK, answer)
             return answer
     await once.claim(session)
@@ -93,7 +95,7 @@ async def inbound_email(
             opened, start = await record_ticket(session, state.settings, policies, NewTicket(
                 mail.sender, mail.topic, mail.text, channel="email",
                 contact_name=mail.sender_name, message_id=mail.message_id))
-            refused = await _attach(session, state, opened.id, mail)
+            _, refused = await _attach(session, state, opened.id, mail)
     except IntegrityError:  # the same email, delivered twice at once: the other one took it
         taken = await tickets.ticket_of_emails(session=session, sent_too=False,
                                                message_ids=[mail.message_id or ""])
@@ -120,11 +122,12 @@ async def _ticket_answered(session: SessionDep, mail: InboundEmail) -> Ticket | 
     return ticket
 
 
-async def _attach(session: SessionDep, state: StateDep, ticket_id: int,
-                  mail: InboundEmail) -> list[dict[str, str]]:
+async def _attach(session: SessionDep, state: StateDep, ticket_id: int, mail: InboundEmail,
+                  kind: str | None = None) -> tuple[list[StoredFile], list[dict[str, str]]]:
     return await files.attach_mailed(session=session, store=state.files,
                                      settings=state.settings, object_type="ticket",
-                                     object_id=ticket_id, attachments=mail.attachments)
+                                     object_id=ticket_id, attachments=mail.attachments,
+                                     kind=kind)
 
 
 def _answer(outcome: Literal["opened", "message_added", "duplicate"], ticket_id: int,

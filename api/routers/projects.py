@@ -27,10 +27,10 @@ from api.lookups import MilestoneDep, ProjectDep, SaleDep
 from api.problems import invalid
 from api.project_views import ExpenseOut, ProjectDetail, ProjectOut, TimesheetOut, detail, summary
 from crm import launcher
-from crm.errors import Conflict, CrmError, Forbidden
+from crm.errors import Conflict, CrmError, Forbidden, MissingInformation
 from crm.models import Project, User
 from crm.projects import start_project
-from crm.repo import projects
+from crm.repo import files, projects
 from crm.repo.projects import ENDED, Listing
 from workflows.project_types import Cancellation, MilestoneCompletion
 from workflows.registry import SALE_TO_PROJECT
@@ -120,13 +120,23 @@ async def get_project(project: ProjectDep, session: SessionDep) -> Any:
              response_model=ProjectDetail)
 async def complete_milestone(
     project: ProjectDep, milestone: MilestoneDep, session: SessionDep, user: CurrentUser,
-    client: TemporalDep, state: StateDep, once: OnceDep,
+    client: TemporalDep, state: StateDep, once: OnceDep, policies: PoliciesDep,
 ) -> Any:
-    """The project manager or the milestone's owner marks it done; invoicing follows."""
+    """The project manager or the milestone's owner marks it done; invoicing follows. When
+    the policy asks for a sign-off (``[project] milestone_sign_off``), a file of that kind
+    must be on the milestone first."""
     def who() -> None:
         if not (_manages(project, user) or milestone.owner_id == user.id):
             raise Forbidden(f"only the project manager or the milestone's owner completes "
                             f"milestone {milestone.name}")
+
+    needed = policies.project.milestone_sign_off
+    if needed and not await files.carries(session=session, object_type="milestone",
+                                          object_id=milestone.id, kind=needed):
+        raise MissingInformation(f"milestone {milestone.name} is completed once its "
+                                 f"{needed.replace('_', ' ')} is attached "
+                                 f"(POST …/milestones/{milestone.id}/files, kind {needed})",
+                                 [needed])
 
     return await _decide(session, project, client, state, once, who,
                          f"have milestone {milestone.name} completed",

@@ -17,7 +17,7 @@ from api import decisions
 from api.access import OWN, GrantDep
 from api.deps import CurrentUser, PoliciesDep, SessionDep, StateDep, TemporalDep
 from api.idempotency import OnceDep, Replay
-from api.inputs import Filter, Id, In, Offset, Paragraphs, SingleLine
+from api.inputs import DOCUMENT_KIND, Filter, Id, In, Offset, Paragraphs, SingleLine
 from api.lookups import TicketDep
 from api.problems import invalid
 from api.ticket_views import (
@@ -81,6 +81,9 @@ class InfoRequestIn(In):
                                       description="What the customer must send")]
     check: Annotated[SingleLine, Field(max_length=300, description="A back-office task to do "
                      "once it arrives, e.g. 'check the proof document'")] | None = None
+    document: Annotated[str, Field(max_length=64, pattern=DOCUMENT_KIND, description=(
+        "A kind of document to wait for (proof_of_address): only a file of that kind, "
+        "uploaded or attached to the customer's email, resumes the ticket"))] | None = None
 
 
 class AssignIn(In):
@@ -231,7 +234,8 @@ async def request_info(
 ) -> Any:
     """Ask the customer for something: the ticket waits on the customer (clock paused)."""
     return await _drive(session, ticket, client, state, once, SupportTicket.request_info,
-                        InfoRequest(body.what, _person(user), user.role, body.check))
+                        InfoRequest(body.what, _person(user), user.role, body.check,
+                                    body.document))
 
 
 @router.post("/tickets/{ticket_id}/assign", response_model=TicketDetail)

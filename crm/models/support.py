@@ -55,6 +55,9 @@ class Ticket(Base, Timestamped):
     rating: Mapped[int | None]
     rating_comment: Mapped[str | None] = mapped_column(Text)
     reopenings: Mapped[int] = mapped_column(default=0)
+    awaited_document: Mapped[str | None] = mapped_column(String(64))
+    """The kind of document the ticket waits for from the customer (proof_of_address): an
+    email's attachment then arrives as it."""
     opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 

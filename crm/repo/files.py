@@ -14,8 +14,6 @@ from crm.mail_in import Attachment
 from crm.models import StoredFile
 from crm.settings import Settings
 
-ATTACHABLE = ("quote", "project", "invoice", "ticket")
-"""The kinds of object that carry files."""
 RENDERED = "rendered"
 
 
@@ -38,20 +36,21 @@ async def attach(*, session: AsyncSession, store: Store, settings: Settings, obj
 
 
 async def attach_mailed(*, session: AsyncSession, store: Store, settings: Settings,
-                        object_type: str, object_id: int,
-                        attachments: list[Attachment]) -> list[dict[str, str]]:
-    """An email's attachments on the object; those the CRM does not keep (too large, of a
-    kind not kept) are left out and said, the email is taken all the same."""
-    refused = []
+                        object_type: str, object_id: int, attachments: list[Attachment],
+                        kind: str | None = None) -> tuple[list[StoredFile], list[dict[str, str]]]:
+    """An email's attachments on the object (each as ``kind``, when the object waits for a
+    document of that kind), and those the CRM does not keep (too large, of a kind not kept),
+    left out and said: the email is taken all the same."""
+    kept, refused = [], []
     for mailed in attachments:
         try:
-            await attach(session=session, store=store, settings=settings,
-                         object_type=object_type, object_id=object_id, name=mailed.name,
-                         declared_type=mailed.content_type, content=mailed.content, by_id=None,
-                         source="email")
+            kept.append(await attach(
+                session=session, store=store, settings=settings, object_type=object_type,
+                object_id=object_id, name=mailed.name, declared_type=mailed.content_type,
+                content=mailed.content, by_id=None, kind=kind, source="email"))
         except FileRefused as refusal:
             refused.append({"name": safe_name(mailed.name), "reason": refusal.detail})
-    return refused
+    return kept, refused
 
 
 async def files_of(*, session: AsyncSession, object_type: str,
@@ -61,6 +60,14 @@ async def files_of(*, session: AsyncSession, object_type: str,
         select(StoredFile).where(StoredFile.object_type == object_type,
                                  StoredFile.object_id == object_id)
         .order_by(StoredFile.created_at, StoredFile.id)))
+
+
+async def carries(*, session: AsyncSession, object_type: str, object_id: int,
+                  kind: str) -> bool:
+    """Whether the object carries a file of this kind."""
+    return bool(await session.scalar(select(StoredFile.id).where(
+        StoredFile.object_type == object_type, StoredFile.object_id == object_id,
+        StoredFile.kind == kind).limit(1)))
 
 
 async def get(*, session: AsyncSession, file_id: int) -> StoredFile:

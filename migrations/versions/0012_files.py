@@ -1,5 +1,5 @@
 """files: the files attached to quotes, projects, invoices and tickets (their content is in
-the file store), and the files an email carries
+the file store), the files an email carries, and the document a ticket waits for
 
 Revision ID: 0012
 Revises: 0011
@@ -37,9 +37,13 @@ def upgrade() -> None:
     op.create_index('ix_files_object', 'files', ['object_type', 'object_id'])
     with op.batch_alter_table('email_outbox') as batch:
         batch.add_column(sa.Column('attachments', sa.JSON(), nullable=True))
+    with op.batch_alter_table('tickets') as batch:
+        batch.add_column(sa.Column('awaited_document', sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('tickets') as batch:
+        batch.drop_column('awaited_document')
     with op.batch_alter_table('email_outbox') as batch:
         batch.drop_column('attachments')
     op.drop_index('ix_files_object', table_name='files')
