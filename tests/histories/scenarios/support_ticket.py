@@ -17,6 +17,7 @@ from workflows.contracts import Person
 from workflows.support_ticket import SupportTicket
 from workflows.support_types import (
     AgentReply,
+    ArrivedDocument,
     Assignment,
     CustomerMessage,
     InfoRequest,
@@ -98,8 +99,37 @@ async def ticket_queued_breached_reopened(world: World) -> WorkflowHandle:
     return handle
 
 
+async def ticket_waiting_for_a_proof(world: World) -> WorkflowHandle:
+    """Seed 003's lost SIM: the ticket waits for a proof of address, a reply without it is
+    only kept, the email carrying it resumes the ticket through the check of it."""
+    team = await factories.support_team(world.sessions)
+    agent = team.agent
+    _, handle = await open_ticket(world.env.client, world.task_queue, world.sessions,
+                                  SupportPolicy(), category="general", channel="email",
+                                  message_id="<sim@mail.acme.example>")
+    await routed(handle)
+    await handle.execute_update(SupportTicket.request_info, InfoRequest(
+        "a proof of address", person(agent), agent.role, document="proof_of_address"))
+    await world.env.sleep(DAY)
+    await handle.execute_update(SupportTicket.customer_message, CustomerMessage(
+        "Tonight.", "integration", email_message_id="<tonight@mail.acme.example>"))
+    view = await handle.execute_update(SupportTicket.customer_message, CustomerMessage(
+        "Here it is.", "integration", email_message_id="<proof@mail.acme.example>",
+        documents=[ArrivedDocument(1, "bill.png")]))
+    await handle.signal(SupportTicket.task_completed,
+                        TaskCompleted(view.open_tasks[0], "address confirmed"))
+    await world.env.sleep(timedelta(hours=1))
+    await handle.execute_update(SupportTicket.resolve, Resolution(
+        "SIM blocked, a new one is on its way", agent.id, agent.role))
+    with contextlib.suppress(RPCError):  # the rating ends the process at once
+        await handle.execute_update(SupportTicket.rate, Rating(5, "integration", "thanks"))
+    await handle.result()
+    return handle
+
+
 SCENARIOS: dict[str, Scenario] = {
     "ticket-answered-resolved-rated": ticket_answered_resolved_rated,
     "ticket-waiting-then-closed-for-silence": ticket_waiting_then_closed_for_silence,
     "ticket-queued-breached-reopened": ticket_queued_breached_reopened,
+    "ticket-waiting-for-a-proof": ticket_waiting_for_a_proof,
 }
