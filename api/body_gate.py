@@ -14,8 +14,9 @@ MAX_BODY = 1024 * 1024
 """The largest request body the API reads."""
 NOT_JSON = ("/inbound/", "/console")
 """Paths whose bodies are not JSON: raw email (RFC 5322), the console's HTML forms."""
-UPLOADS = re.compile(r"^/(quotes|projects|invoices|tickets)/[^/]+(/milestones/[^/]+)?/files$")
-"""Paths that take a file (multipart/form-data)."""
+UPLOADS = re.compile(
+    r"^(/console)?/(quotes|projects|invoices|tickets)/[^/]+(/milestones/[^/]+)?/files$")
+"""Paths that take a file (multipart/form-data): the API's, and the console's forms."""
 MAIL = "/inbound/email"
 """An email: its attachments as large as a file may be, in base64 (4 bytes for 3)."""
 FORM_ROOM = 64 * 1024

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.console import (
     actions,
+    files,
     insights,
     invoices,
     lists,
@@ -26,7 +27,7 @@ from api.console.views import render
 
 def install(app: FastAPI) -> None:
     for module in (work, lists, pages, invoices, tickets, workflows, simulations, insights,
-                   actions):
+                   files, actions):
         app.include_router(module.router)
     app.mount("/console/static", StaticFiles(directory=Path(__file__).parent / "static"),
               name="console-static")

@@ -46,6 +46,20 @@ class Backend:
         self.seen.clear()  # what was read before may have changed
         return _json(await self.http.post(path, json=body or {}))
 
+    async def attach(self, path: str, name: str, content: bytes, content_type: str,
+                     kind: str | None) -> Any:
+        """Upload one file (multipart), as the API takes it."""
+        self.seen.clear()
+        return _json(await self.http.post(path, files={"file": (name, content, content_type)},
+                                          data={"kind": kind} if kind else {}))
+
+    async def fetch(self, path: str) -> httpx.Response:
+        """The API's answer as it is (a file's bytes); Refused when it refuses."""
+        response = await self.http.get(path)
+        if response.status_code >= 400:
+            _json(response)
+        return response
+
     async def put(self, path: str, body: dict[str, Any]) -> Any:
         self.seen.clear()
         return _json(await self.http.put(path, json=body))

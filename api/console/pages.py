@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.console.backend import Backend, Refused
 from api.console.diagram import svg
+from api.console.file_list import files_of, linked
 from api.console.forms import Fields, act, action, field
 from api.console.session import read
 from api.console.views import SUPERVISORS, Page, Said
@@ -95,7 +96,7 @@ DONE = {
     "write-off": "Invoice written off.", "answer": "Answer sent to the customer.",
     "request-info": "Asked the customer: the ticket waits for the answer.",
     "assign": "Ticket assigned.", "resolve": "Ticket resolved: the customer is asked to "
-    "rate the answer.", "reopen": "Ticket reopened.",
+    "rate the answer.", "reopen": "Ticket reopened.", "file": "File added.",
 }
 """What a case page says after an action succeeded (``?done=``)."""
 
@@ -117,7 +118,8 @@ async def case(page: Page, kind: str, object_id: int, spec: ProcessSpec, data: d
                    f"/workflows/{workflow_id}" if workflow_id else None)
     done = DONE.get(page.request.query_params.get("done", ""))
     return await page.render(
-        "case.html.j2", kind=kind, status=data["status"], history=data["history"],
+        "case.html.j2", kind=kind, object_id=object_id, files=await files_of(page, kind, object_id),
+        linked=linked, status=data["status"], history=data["history"],
         diagram=svg(spec, data["status"]), process_url=process_url, tasks=tasks,
         emails=data.get("emails"), said=said or (Said("done", done) if done else None),
         posted={"url": posted[0], "fields": posted[1]} if posted else None,

@@ -71,6 +71,9 @@ def offered(ticket: dict[str, Any], me: dict[str, Any]) -> list[dict[str, Any]]:
                             field("what", "What the customer should send", "textarea"),
                             field("check", "Back-office check once it arrives", required=False,
                                   hint="For example: check the proof document."),
+                            field("document", "Document to wait for", required=False,
+                                  hint="A word such as proof_of_address: only a file of that "
+                                       "kind resumes the ticket."),
                             legend="Request information"))
     if role in LEADS and status in WORKED_ON:
         found.append(action(f"{url}/assign", "Assign",
@@ -136,7 +139,8 @@ def _agent(fields: Fields) -> int | str | None:
 case_actions(router, "tickets", ticket_page, [
     ("answer", "messages", "answer", lambda f: {"from": "agent", "body": text(f, "body")}),
     ("request-info", "request-info", "request-info",
-     lambda f: {"what": text(f, "what"), "check": text(f, "check")}),
+     lambda f: {"what": text(f, "what"), "check": text(f, "check"),
+                "document": text(f, "document")}),
     ("assign", "assign", "assign", lambda f: {"agent_id": _agent(f)}),
     ("resolve", "resolve", "resolve",
      lambda f: {"resolution": text(f, "resolution"), "upheld": yes_no(f, "upheld")}),

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from crm import db
 from crm.models import StoredFile, Task, Ticket
 from tests.api.conftest import Api
+from tests.api.test_console import csrf_of, signed_in
 from tests.api.test_files import PDF, PNG, upload
 from tests.api.test_inbound_email import JANE, email, post
 from tests.api.test_projects import _active, complete, started
@@ -149,3 +150,42 @@ async def test_a_milestone_is_completed_once_its_sign_off_is_attached(
     assert (await api.call("GET", signed.json()["url"], "foreign_manager")).status_code == 403
     done = await complete(api, mine["id"], first["id"])
     assert done.status_code == 200, done.text
+
+
+async def test_the_agent_sees_the_proof_on_the_ticket_and_its_check_in_the_console(
+    api: Api,
+) -> None:
+    await support_tokens(api)
+    ticket_id = (await opened(api, subject="Lost SIM"))["id"]
+    await eventually(lambda: _assigned(api, ticket_id))
+    await api.call("POST", f"/tickets/{ticket_id}/request-info", "sam", json=ASK)
+    sam = await signed_in(api, "sam")
+    page = await sam.get(f"/console/tickets/{ticket_id}")
+    assert page.status_code == 200 and "Files</h2>" in page.text and "None yet." in page.text
+    # The proof came by post: Sam adds the scan through the console's form.
+    added = await sam.post(f"/console/tickets/{ticket_id}/files",
+                           data={"csrf": csrf_of(page.text), "kind": "proof_of_address"},
+                           files={"file": ("scan.png", PNG, "image/png")})
+    assert added.status_code == 303, added.text
+    assert added.headers["location"] == f"/console/tickets/{ticket_id}?done=file"
+    page = await sam.get(added.headers["location"])
+    assert "File added." in page.text
+    [proof] = (await api.call("GET", f"/tickets/{ticket_id}/files", "sam")).json()
+    assert f'<a href="/console/files/{proof["id"]}">scan.png</a>' in page.text
+    assert f'<img src="/console/files/{proof["id"]}" alt="scan.png"' in page.text
+    assert (f'The proof of address the customer sent: scan.png (<a href="/console/files/'
+            f'{proof["id"]}">file {proof["id"]}</a>)') in page.text  # the check shows it
+    shown = await sam.get(f"/console/files/{proof['id']}")
+    assert shown.status_code == 200 and shown.content == PNG
+    assert shown.headers["content-type"] == "image/png"
+    # A form without its token, a file the API refuses: said, nothing kept.
+    assert (await sam.post(f"/console/tickets/{ticket_id}/files", data={"csrf": "forged"},
+                           files={"file": ("x.png", PNG, "image/png")})).status_code == 403
+    refused = await sam.post(f"/console/tickets/{ticket_id}/files",
+                             data={"csrf": csrf_of(page.text)},
+                             files={"file": ("x.exe", b"MZ" + bytes(40), "image/png")})
+    assert refused.status_code == 415 and "only application/pdf" in refused.text
+    assert len((await api.call("GET", f"/tickets/{ticket_id}/files", "sam")).json()) == 1
+    # Someone who may not read the ticket may not read its file through the console either.
+    alice = await signed_in(api, "rep")
+    assert (await alice.get(f"/console/files/{proof['id']}")).status_code == 403
