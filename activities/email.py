@@ -54,7 +54,7 @@ from temporalio.exceptions import ApplicationError
 from crm import db
 from crm.documents.attached import document_of
 from crm.documents.render import pdf
-from crm.files.store import LocalStore, Store
+from crm.files.store import Store, store_for
 from crm.models import OutboxEmail
 from crm.models.base import utcnow
 from crm.repo import files, outbox
@@ -251,7 +251,7 @@ class EmailActivities:
                  store: Store | None = None) -> None:
         self.sessions = sessions
         self.mailer = mailer
-        self.store = store or LocalStore(mailer.settings.file_store)
+        self.store = store or store_for(mailer.settings)
 
     @activity.defn(name=SEND_EMAIL)
     async def send_email(self, email: EmailToSend) -> EmailOutcome:

@@ -34,7 +34,7 @@ from api.routers import (
 from api.state import ApiState, TemporalConnection
 from crm import db
 from crm import statistics as planner
-from crm.files.store import LocalStore
+from crm.files.store import store_for
 from crm.logs import configure_logging
 from crm.policies import PolicyStore
 from crm.settings import DEVELOPMENT_CONSOLE_SECRET, Settings, get_settings
@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
             policies=PolicyStore(settings.policy_file),
             temporal=TemporalConnection(settings, temporal),
             start_marks=StartMarks(sessions),
-            files=LocalStore(settings.file_store),
+            files=store_for(settings),
         )
         state.start_marks.start()
         statistics = asyncio.create_task(

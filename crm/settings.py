@@ -40,8 +40,19 @@ class Settings(BaseSettings):
     """The API waits this long for any call to Temporal, then answers 503 (try again)."""
 
     # Files attached to quotes, projects, invoices and tickets (crm.files).
+    file_store: Literal["local", "s3"] = "local"
+    """Where their contents are kept: a local folder, or an S3-compatible bucket."""
     files_dir: Path | None = None
     """Where the local store keeps them; default ``data_dir/files``."""
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    """Keys start with this (``crmflow/``), to share a bucket."""
+    s3_endpoint_url: str | None = None
+    """An S3-compatible service's address (MinIO, Ceph, a cloud's); unset: AWS's."""
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    """Unset: boto3's own chain (AWS_* variables, the instance's role)."""
     file_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, le=1024 * 1024 * 1024)
     """The largest file accepted (a larger one is a 413 naming this limit)."""
     file_types: list[str] = ["application/pdf", "image/png", "image/jpeg", "image/gif",
@@ -127,7 +138,7 @@ class Settings(BaseSettings):
         return self.data_dir / "mail"
 
     @property
-    def file_store(self) -> Path:
+    def file_store_dir(self) -> Path:
         """The local file store's folder."""
         return self.files_dir or self.data_dir / "files"
 

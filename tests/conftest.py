@@ -226,3 +226,19 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
     ))
     async with env:
         yield env
+
+
+# Files ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """An S3-compatible server on a loopback port, for the whole session (moto's server
+    mode: tests/test_file_store.py)."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()

@@ -20,6 +20,7 @@ from crm.models import Lead, Quote, StoredFile, Ticket
 from crmflow.mail_sink import MailSink
 from tests.api.conftest import Api, running_api
 from tests.api.test_tickets import support_tokens
+from tests.test_file_store import s3_settings
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(17)
@@ -73,7 +74,7 @@ async def test_a_rep_attaches_a_pdf_to_a_quote_and_its_readers_download_it(api: 
         "kind": "signed_offer", "source": "upload", "uploaded_by_id": api.team.rep.id,
         "url": f"/files/{attached['id']}"}
     assert await kept(api) == [("quote", quote, "offer.pdf", len(PDF), digest_of(PDF))]
-    stored = api.settings.file_store / digest_of(PDF)[:2] / digest_of(PDF)
+    stored = api.settings.file_store_dir / digest_of(PDF)[:2] / digest_of(PDF)
     assert stored.read_bytes() == PDF  # in the store, not in the database
 
     listed = await api.call("GET", f"/quotes/{quote}/files", "manager")
@@ -99,7 +100,7 @@ async def test_the_same_content_twice_is_two_files_stored_once(api: Api) -> None
         assert (await upload(api, f"/quotes/{quote}/files", "rep", name, PDF,
                              "application/pdf")).status_code == 201
     assert [name for _, _, name, _, _ in await kept(api)] == ["offer.pdf", "copy.pdf"]
-    assert [p.name for p in api.settings.file_store.rglob("*") if p.is_file()] == [
+    assert [p.name for p in api.settings.file_store_dir.rglob("*") if p.is_file()] == [
         digest_of(PDF)]
 
 
@@ -132,8 +133,8 @@ async def test_what_is_not_kept_is_refused_naming_the_limit_and_nothing_is_kept(
     someone_else = await upload(api, path, "other_rep", "a.pdf", PDF, "application/pdf")
     assert someone_else.status_code == 403  # only its author attaches to a rep's quote
     assert await kept(api) == []
-    assert not api.settings.file_store.exists() or not any(
-        p.is_file() for p in api.settings.file_store.rglob("*"))
+    assert not api.settings.file_store_dir.exists() or not any(
+        p.is_file() for p in api.settings.file_store_dir.rglob("*"))
 
 
 async def test_the_customer_s_photo_on_a_ticket_is_seen_by_support(api: Api) -> None:
@@ -176,3 +177,21 @@ def test_a_file_is_what_its_first_bytes_say(content: bytes, kind: str | None) ->
 def test_a_file_name_keeps_no_folder_and_no_control_character(given: str | None,
                                                               kept_as: str) -> None:
     assert safe_name(given) == kept_as
+
+
+async def test_on_an_s3_bucket_a_file_goes_up_and_comes_back_the_same(
+    dev_server: WorkflowEnvironment, database_url: str, mail_sink: tuple[MailSink, int],
+    tmp_path: Path, s3_server: str,
+) -> None:
+    bucket = s3_settings(s3_server, tmp_path)
+    on_s3 = {name: getattr(bucket, name) for name in (
+        "file_store", "s3_bucket", "s3_prefix", "s3_endpoint_url", "s3_region",
+        "s3_access_key_id", "s3_secret_access_key")}
+    async with running_api(dev_server, database_url, mail_sink, tmp_path, **on_s3) as api:
+        quote = await a_quote(api)
+        answer = await upload(api, f"/quotes/{quote}/files", "rep", "offer.pdf", PDF,
+                              "application/pdf")
+        assert answer.status_code == 201, answer.text
+        got = await api.call("GET", answer.json()["url"], "manager")
+        assert got.status_code == 200 and got.content == PDF
+        assert not api.settings.file_store_dir.exists()  # nothing on the local disk
