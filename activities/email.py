@@ -52,7 +52,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from crm import db
-from crm.documents.attached import document_of
+from crm.documents.attached import Document, document_of
+from crm.documents.facts import FACTS
 from crm.documents.render import pdf
 from crm.files.store import Store, store_for
 from crm.models import OutboxEmail
@@ -333,24 +334,39 @@ class EmailActivities:
         return EmailOutcome("sent", row.message_id)
 
     async def _attached(self, row: OutboxEmail, email: EmailToSend) -> list[Attached]:
-        """The files the email carries: its document, rendered and kept on its object by
-        the first attempt (DocumentError, a ValueError, when its template cannot make it)."""
-        settings = self.mailer.settings
+        """The files the email carries: its document, rendered once and kept on its object
+        (found there by the next email that carries it), chosen by the email's first
+        attempt (DocumentError, a ValueError, when its template cannot make it)."""
         if row.attachments is None and (document := document_of(email)) is not None:
-            content = pdf(document.template, document.context, settings.document_templates)
+            kept_id = await self._document(document, email)
             async with db.unit_of_work(self.sessions) as session:
-                kept = await files.attach(
-                    session=session, store=self.store, settings=settings,
-                    object_type=str(email.related_type), object_id=int(email.related_id or 0),
-                    name=document.name, declared_type="application/pdf", content=content,
-                    by_id=None, kind=document.kind, source="rendered")
-                row.attachments = [kept.id]
-                await outbox.carry(session=session, email_id=row.id, file_ids=[kept.id])
+                await outbox.carry(session=session, email_id=row.id, file_ids=[kept_id])
+            row.attachments = [kept_id]
         if not row.attachments:
             return []
         async with db.unit_of_work(self.sessions) as session:
             carried = [await files.get(session=session, file_id=n) for n in row.attachments]
         return [(f.name, f.content_type, await self.store.get(f.sha256)) for f in carried]
+
+    async def _document(self, document: Document, email: EmailToSend) -> int:
+        """The document's file: the one rendered before under its name, or rendered now."""
+        settings = self.mailer.settings
+        object_type, object_id = str(email.related_type), int(email.related_id or 0)
+        async with db.unit_of_work(self.sessions) as session:
+            kept = await files.rendered(session=session, object_type=object_type,
+                                        object_id=object_id, name=document.name)
+            context = document.context
+            if kept is None and context is None:
+                context = await FACTS[document.kind](session, object_id)
+        if kept is not None:
+            return kept.id
+        content = pdf(document.template, context or {}, settings.document_templates)
+        async with db.unit_of_work(self.sessions) as session:
+            made = await files.attach(
+                session=session, store=self.store, settings=settings, object_type=object_type,
+                object_id=object_id, name=document.name, declared_type="application/pdf",
+                content=content, by_id=None, kind=document.kind, source=files.RENDERED)
+            return made.id
 
     async def _fail(self, row: OutboxEmail, reason: str, *, permanent: bool) -> None:
         """Record the failure; a permanent one is final and gives the owner a task."""

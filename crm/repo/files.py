@@ -70,6 +70,15 @@ async def carries(*, session: AsyncSession, object_type: str, object_id: int,
         StoredFile.kind == kind).limit(1)))
 
 
+async def rendered(*, session: AsyncSession, object_type: str, object_id: int,
+                   name: str) -> StoredFile | None:
+    """The document of this name the CRM rendered for the object, if it did."""
+    found: StoredFile | None = await session.scalar(select(StoredFile).where(
+        StoredFile.object_type == object_type, StoredFile.object_id == object_id,
+        StoredFile.name == name, StoredFile.source == RENDERED).limit(1))
+    return found
+
+
 async def get(*, session: AsyncSession, file_id: int) -> StoredFile:
     row = await session.get(StoredFile, file_id)
     if row is None:

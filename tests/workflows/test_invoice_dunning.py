@@ -4,15 +4,17 @@ with the real activities (SQLite, SMTP)."""
 from __future__ import annotations
 
 import asyncio
+import io
 from datetime import date
 from decimal import Decimal
 
+import pypdf
 import pytest
 from sqlalchemy import select
 from temporalio.client import WorkflowUpdateFailedError
 
 from crm import db
-from crm.models import Invoice, Payment, Task, Ticket
+from crm.models import Invoice, Payment, StoredFile, Task, Ticket
 from crmflow.mail_sink import ReceivedMail
 from tests import factories
 from tests.waiting import eventually
@@ -83,6 +85,18 @@ async def test_an_unpaid_invoice_climbs_the_whole_ladder_to_collections(
     assert mail[3].subject == "Formal notice: invoice INV-000001, 630.00 EUR open"
     assert "A late fee of 30.00 EUR has been added" in mail[3].text
     assert "Open balance: 630.00 EUR (invoice total 630.00 EUR)" in mail[3].text
+    # Each email of the ladder carries the invoice, rendered once as it was issued.
+    documents = {m.attachments[0] for m in [courtesy, *mail]}
+    [(name, kind, document)] = documents
+    assert (name, kind) == ("invoice-INV-000001.pdf", "application/pdf")
+    text = " ".join(pypdf.PdfReader(io.BytesIO(document)).pages[0].extract_text().split())
+    for said in ("Invoice INV-000001", "To: Acme", f"Due on: {invoice.day(0)}",
+                 "Total 600.00 EUR"):
+        assert said in text, (said, text)
+    async with db.unit_of_work(h.sessions) as session:
+        kept = list(await session.scalars(select(StoredFile)))
+    assert [(f.object_type, f.object_id, f.kind, f.source) for f in kept] == [
+        ("invoice", invoice.invoice_id, "invoice", "rendered")]
 
     state = await invoice.handle.query(InvoiceDunning.current_state)
     assert (state.status, state.level_reached, state.balance) == (
