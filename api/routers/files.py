@@ -27,7 +27,10 @@ from api.lookups import (
 from api.schemas import Out
 from crm.errors import Conflict
 from crm.models import Invoice, Milestone, Project, Quote, Ticket
+from crm.own import enrolments
+from crm.own.reading import CARRYING_DOCUMENTS
 from crm.repo import files
+from workflows.own.validation import DOCUMENT
 from workflows.registry import SUPPORT_TICKET
 from workflows.support_ticket import SupportTicket
 from workflows.support_types import ArrivedDocument, DocumentArrival
@@ -84,8 +87,8 @@ def _carrier(prefix: str, object_type: str, lookup: Callable[..., Awaitable[Any]
                                  content=content, by_id=user.id, kind=kind)
         out = _out(row)
         await session.commit()
-        if object_type == "ticket" and kind is not None:
-            await tickets_told(state, out, user.role)
+        if kind is not None:
+            await told(session, state, out, user.role)
         return out
 
     async def listing(session: SessionDep, carrier: Any = Depends(lookup)) -> list[FileOut]:
@@ -104,10 +107,16 @@ def _carrier(prefix: str, object_type: str, lookup: Callable[..., Awaitable[Any]
                          summary=f"The files of a {object_type}, oldest first")
 
 
-async def tickets_told(state: StateDep, kept: FileOut, by_role: str) -> None:
-    """A document uploaded to a ticket is handed to its process: the one it waits for
-    resumes it. A ticket whose process has ended only keeps the file."""
+async def told(session: SessionDep, state: StateDep, kept: FileOut, by_role: str) -> None:
+    """A document (a file of a kind) is told to its object's processes: its enrolments in
+    workflows of your own hear ``document:<kind>``, a ticket's process the document (the
+    one it waits for resumes it). The file is kept whether or not they could be told."""
     client = await state.temporal.client()
+    if kept.object_type in CARRYING_DOCUMENTS:
+        await enrolments.after_change(session, client, state.settings, kept.object_type,
+                                      kept.object_id, [], event=f"{DOCUMENT}{kept.kind}")
+    if kept.object_type != "ticket":
+        return
     handle = client.get_workflow_handle(SUPPORT_TICKET.workflow_id(kept.object_id))
     arrival = DocumentArrival(ArrivedDocument(kept.id, kept.name, kept.kind), by_role)
     with contextlib.suppress(Conflict):

@@ -209,14 +209,15 @@ async def tell(*, session: AsyncSession, client: Client, settings: Settings,
 
 async def after_change(session: AsyncSession, client: Client, settings: Settings,
                        object_type: str, object_id: int, enrolled: list[Enrolled],
-                       marks: StartMarks | None = None) -> None:
+                       marks: StartMarks | None = None, event: str | None = None) -> None:
     """Once a change to an object is committed: start the enrolments it triggered and tell
-    the object's running ones. Temporal away does not undo the change: the starts stay
-    pending (made by a retry or ``crmflow processes repair``), and it is logged."""
+    the object's running ones (what happened, with ``event``). Temporal away does not undo
+    the change: the starts stay pending (made by a retry or ``crmflow processes repair``),
+    and it is logged."""
     try:
         await launch(session, client, settings, enrolled, marks)
         await tell(session=session, client=client, settings=settings,
-                   object_type=object_type, object_id=object_id)
+                   object_type=object_type, object_id=object_id, event=event)
     except ServiceUnavailable as error:
         log.warning("a change's enrolments could not be told", object_type=object_type,
                     object_id=object_id, error=str(error))

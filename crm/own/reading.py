@@ -25,6 +25,9 @@ MAX_TEXT = 200_000
 EVENTS = {"lead": frozenset({"content_downloaded", "demo_requested", "unsubscribed",
                              "marketing_response"})}
 """The events that reach an object's enrolments, as its paths deliver them."""
+CARRYING_DOCUMENTS = frozenset({"quote", "project", "invoice", "ticket"})
+"""The objects that carry files (``api/routers/files.py``): a file of a kind attached to one
+is the event ``document:<kind>`` to its enrolments."""
 
 
 @functools.cache
@@ -120,6 +123,7 @@ def catalogue(policies: Policies) -> Catalogue:
         events=dict(EVENTS),
         webhook_hosts=frozenset(policy.webhook_hosts),
         ticket_categories=frozenset(policies.support.categories),
+        carrying_documents=CARRYING_DOCUMENTS,
     )
 
 

@@ -2,8 +2,8 @@
 ticket waits for that document — a reply without it is only kept — and the customer's reply
 with a photo attached resumes it through the back-office check, which shows the file. A
 document uploaded through the API does the same; another kind does not. A milestone whose
-policy asks for a sign-off is completed only once one is attached. On SQLite and PostgreSQL,
-with the real worker."""
+policy asks for a sign-off is completed only once one is attached; a workflow of your own
+waits for a document of a kind. On SQLite and PostgreSQL, with the real worker."""
 
 from __future__ import annotations
 
@@ -15,12 +15,15 @@ from sqlalchemy import select
 
 from crm import db
 from crm.models import StoredFile, Task, Ticket
+from tests import factories
 from tests.api.conftest import Api
 from tests.api.test_console import csrf_of, signed_in
 from tests.api.test_files import PDF, PNG, upload
 from tests.api.test_inbound_email import JANE, email, post
+from tests.api.test_own_workflows import create, publish
 from tests.api.test_projects import _active, complete, started
 from tests.api.test_tickets import _assigned, opened, support_tokens, ticket_view
+from tests.test_own_definitions import changed, refusals
 from tests.waiting import eventually
 
 ASK = {"what": "Please send us a proof of address (a recent bill).",
@@ -189,3 +192,52 @@ async def test_the_agent_sees_the_proof_on_the_ticket_and_its_check_in_the_conso
     # Someone who may not read the ticket may not read its file through the console either.
     alice = await signed_in(api, "rep")
     assert (await alice.get(f"/console/files/{proof['id']}")).status_code == 403
+
+
+SIGNED_OFFER = {
+    "name": "Signed offer",
+    "object": "quote",
+    "trigger": {"when": "manual"},
+    "templates": {"thanks": {"subject": "Quote {quote.id}: signed", "body": "It came back."}},
+    "steps": [
+        {"id": "signed", "wait_for": {"event": "document:signed_offer", "timeout": "7d"}},
+        {"id": "tell", "notify": {"to": "manager", "template": "thanks"}},
+    ],
+}
+
+
+async def test_a_workflow_of_your_own_waits_for_a_document_of_a_kind(api: Api) -> None:
+    definition = await create(api, SIGNED_OFFER)
+    await publish(api, definition["id"])
+    lead = await factories.qualified_lead(api.sessions, api.team.rep)
+    quote = await factories.quote(api.sessions, lead, api.team.rep)
+    enrolled = await api.call("POST", f"/workflow-definitions/{definition['id']}/enrol",
+                              "admin", json={"object_ids": [quote.id]})
+    assert enrolled.status_code == 201, enrolled.text
+    [enrolment] = enrolled.json()
+
+    async def at_step(step: str) -> bool:
+        shown = await api.call("GET", f"/enrolments/{enrolment['id']}", "admin")
+        return shown.json()["step"] == step
+
+    await eventually(lambda: at_step("signed"))
+    path = f"/quotes/{quote.id}/files"
+    assert (await upload(api, path, "rep", "draft.pdf", PDF, "application/pdf",
+                         kind="draft")).status_code == 201
+    assert not api.mail.to(api.team.manager.email)  # another kind: still waiting
+    assert (await upload(api, path, "rep", "signed.pdf", PDF, "application/pdf",
+                         kind="signed_offer")).status_code == 201
+    [told] = await eventually(lambda: api.mail.to(api.team.manager.email))
+    assert told.subject == f"Quote {quote.id}: signed"
+
+
+def test_a_document_is_waited_for_only_on_what_carries_files() -> None:
+    lead_wait = changed(steps=[{"id": "proof", "wait_for": {
+        "event": "document:proof_of_address", "timeout": "7d"}}])
+    assert refusals(lead_wait) == [
+        "step 'proof': a lead carries no files: no document reaches it"]
+    bad_kind = {**SIGNED_OFFER, "steps": [{"id": "signed", "wait_for": {
+        "event": "document:Signed Offer", "timeout": "7d"}}]}
+    assert refusals(bad_kind) == [
+        "step 'signed': 'document:Signed Offer': a document's kind is a word of lowercase "
+        "letters, digits and _ (document:proof_of_address)"]

@@ -3,6 +3,7 @@ step: checked when a draft is saved and again before it is published."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -41,6 +42,11 @@ class Problem:
         return f"step {self.step!r}: {self.message}" if self.step else self.message
 
 
+DOCUMENT = "document:"
+"""The event of a file of a kind attached to the object: ``document:proof_of_address``."""
+_DOCUMENT_KIND = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
 @dataclass(frozen=True)
 class Catalogue:
     """What a definition may name, from the CRM and the policy in force."""
@@ -58,6 +64,9 @@ class Catalogue:
     """The hosts (``host`` or ``host:port``) an admin allows webhook steps to call."""
     ticket_categories: frozenset[str] = frozenset(CATEGORIES)
     """The support policy's ticket categories (a ``start_process`` step's ticket)."""
+    carrying_documents: frozenset[str] = frozenset()
+    """The objects that carry files: a ``wait_for`` may wait for ``document:<kind>``, a
+    file of that kind attached to the object."""
 
 
 def problems(definition: Definition, catalogue: Catalogue) -> list[Problem]:
@@ -396,6 +405,13 @@ def _date_field(d: Definition, name: str) -> Iterator[str]:
 
 def _event(d: Definition, c: Catalogue, event: str | None) -> Iterator[str]:
     known = c.events.get(d.object, frozenset())
-    if event not in known:
+    kind = (event or "").removeprefix(DOCUMENT) if (event or "").startswith(DOCUMENT) else None
+    if kind is not None:
+        if d.object not in c.carrying_documents:
+            yield f"a {d.object} carries no files: no document reaches it"
+        elif not _DOCUMENT_KIND.match(kind):
+            yield (f"{event!r}: a document's kind is a word of lowercase letters, digits and "
+                   f"_ (document:proof_of_address)")
+    elif event not in known:
         yield (f"no event {event!r} reaches a {d.object}"
                + (f" (events: {', '.join(sorted(known))})" if known else ""))
