@@ -82,14 +82,16 @@ async def seed(url: str, changes: int, rng: random.Random) -> dict[str, int]:
         ids = await _objects(engine, kind, born, rep_id, team_id, agent_id, account_id, rng)
         rows = []
         for object_id, created in zip(ids, born, strict=True):
-            at = created
+            at = entered = created
             for from_status, to_status in PATHS[kind]:
                 at += timedelta(minutes=rng.randrange(30, 60 * 24 * 12))
                 if at >= end:
                     break
                 rows.append({"object_type": kind, "object_id": object_id,
                              "from_status": from_status, "to_status": to_status,
-                             "actor": "bench", "changed_at": at})
+                             "actor": "bench", "changed_at": at, "entered_at": entered})
+                if to_status != from_status:
+                    entered = at
         await _insert(engine, StatusChange.__table__, rows, returning=False)
     await planner.refresh(engine)
     await engine.dispose()

@@ -55,6 +55,9 @@ class StatusChange(Base):
     workflow_id: Mapped[str | None] = mapped_column(String(200))
     idempotency_key: Mapped[str | None] = mapped_column(String(300), unique=True)
     changed_at: Mapped[datetime]
+    entered_at: Mapped[datetime]
+    """When the object entered ``from_status``: the stay this change ends began then (the
+    object's latest earlier change of status, or its creation)."""
 
 
 class OutboxEmail(Base, Timestamped):
