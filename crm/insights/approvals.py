@@ -9,9 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from crm.insights.charts import Chart, Slice, share
-from crm.insights.cycle_times import HOUR
 from crm.insights.processes import FOLLOWED, names_of
-from crm.insights.ranks import count_of, dialect_of, ranked, seconds_between, spreads
+from crm.insights.ranks import HOUR, count_of, dialect_of, seconds_between, spreads_of
 from crm.models import Quote, StatusChange
 
 COLUMNS = ["approver", "approver_id", "decisions", "validated", "rejected", "share",
@@ -43,7 +42,7 @@ async def approvals(session: AsyncSession, where: Slice) -> Chart:
     durations = (select(approver.label("grp"), sc.object_id.label("case"),
                         seconds_between(dialect, sc.changed_at, since_asked).label("seconds"))
                  .where(*decided).subquery())
-    found = spreads(await session.execute(ranked(durations)))
+    found = await spreads_of(session, durations)
     outcomes = {row.grp: row for row in await session.execute(
         select(approver.label("grp"),
                count_of(sc.to_status == "validated").label("validated"),

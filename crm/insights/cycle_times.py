@@ -18,11 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.insights.charts import Chart, Slice
 from crm.insights.funnel import enrolments_of, step_order
 from crm.insights.processes import Followed
-from crm.insights.ranks import Spread, dialect_of, ranked, seconds_between, spreads
+from crm.insights.ranks import HOUR, Spread, dialect_of, seconds_between, spreads_of
 from crm.models import Enrolment, EnrolmentStep, StatusChange
 
 COLUMNS = ["status", "stays", "p50_hours", "p90_hours", "mean_hours", "slowest"]
-HOUR = 3600.0
 
 
 async def statuses(session: AsyncSession, followed: Followed, where: Slice) -> Chart:
@@ -37,7 +36,7 @@ async def statuses(session: AsyncSession, followed: Followed, where: Slice) -> C
     if cases:  # whose or which team's: the case's own row says
         stays = stays.join(followed.model, followed.model.id == sc.object_id).where(*cases)
     durations = stays.subquery()
-    found = spreads(await session.execute(ranked(durations)))
+    found = await spreads_of(session, durations)
     names = [name for name in followed.statuses if name in found]
     return _chart(followed.process, "status", names, found, where)
 
@@ -59,7 +58,7 @@ async def steps(session: AsyncSession, definition_id: int, version: int | None,
                         .label("seconds"))
                  .where(visits.c.left.is_not(None), *where.bounds(visits.c.left))
                  .subquery())
-    found = spreads(await session.execute(ranked(durations)))
+    found = await spreads_of(session, durations)
     order = await step_order(session, definition_id, version)
     names = [name for name in order if name in found] + sorted(set(found) - set(order))
     return _chart(f"definition {definition_id}", "step", names, found, where)
