@@ -4,7 +4,7 @@ from asking to the decision (p50, p90)."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -29,11 +29,14 @@ async def approvals(session: AsyncSession, where: Slice) -> Chart:
                count_of(sc.to_status == "pending_approval"))
         .where(sc.object_type == "quote", sc.object_id.in_(in_scope),
                *where.bounds(sc.changed_at)))).one()
-    since_asked = (select(func.max(asked.changed_at))
-                   .where(asked.object_type == "quote", asked.object_id == sc.object_id,
-                          asked.to_status == "pending_approval",
-                          asked.changed_at <= sc.changed_at)
-                   .scalar_subquery())
+    # A decision while waiting for approval ends the stay that began with the asking; one
+    # after an escalation looks the asking up (the escalation's stay began there).
+    since_asked = case((sc.from_status == "pending_approval", sc.entered_at),
+                       else_=select(func.max(asked.changed_at))
+                       .where(asked.object_type == "quote", asked.object_id == sc.object_id,
+                              asked.to_status == "pending_approval",
+                              asked.changed_at <= sc.changed_at)
+                       .scalar_subquery())
     decided = (sc.object_type == "quote", sc.from_status.in_(WAITING),
                sc.to_status.in_(DECIDED), sc.object_id.in_(in_scope),
                *where.bounds(sc.changed_at))
