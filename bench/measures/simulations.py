@@ -17,6 +17,7 @@ import time
 from datetime import timedelta
 from decimal import Decimal
 
+from sqlalchemy import select
 from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -30,7 +31,7 @@ from bench.outcomes import Goal, Outcome, Row
 from bench.stack import Stack
 from crm import db
 from crm.launcher import _adapter
-from crm.models import ProcessStart, StatusChange
+from crm.models import ProcessStart, Quote, StatusChange
 from crm.models.base import utcnow
 from simulation.engine import quiet_runtime, test_server
 from workflows.contracts import Person
@@ -50,6 +51,9 @@ async def _seed_cases(stack: Stack, count: int) -> None:
         rep = stack.people.rep
         began = utcnow() - timedelta(days=60)
         async with db.unit_of_work(db.create_sessions(engine)) as session:
+            created = dict((await session.execute(
+                select(Quote.id, Quote.created_at)
+                .where(Quote.id.in_([quote.quote_id for quote in quotes])))).all())
             for n, quote in enumerate(quotes):
                 started = began + timedelta(minutes=n)
                 data = QuoteApprovalInput(
@@ -67,7 +71,8 @@ async def _seed_cases(stack: Stack, count: int) -> None:
                         object_type="quote", object_id=quote.quote_id, to_status="rejected",
                         actor=f"user:{stack.people.manager.user_id}",
                         actor_user_id=stack.people.manager.user_id, reason="too much",
-                        changed_at=started + timedelta(days=3)))
+                        changed_at=started + timedelta(days=3),
+                        entered_at=created[quote.quote_id]))
     finally:
         await engine.dispose()
 

@@ -4,14 +4,13 @@ from asking to the decision (p50, p90)."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from crm.insights.charts import Chart, Slice, share
-from crm.insights.cycle_times import HOUR
 from crm.insights.processes import FOLLOWED, names_of
-from crm.insights.ranks import count_of, dialect_of, ranked, seconds_between, spreads
+from crm.insights.ranks import HOUR, count_of, dialect_of, seconds_between, spreads_of
 from crm.models import Quote, StatusChange
 
 COLUMNS = ["approver", "approver_id", "decisions", "validated", "rejected", "share",
@@ -30,11 +29,14 @@ async def approvals(session: AsyncSession, where: Slice) -> Chart:
                count_of(sc.to_status == "pending_approval"))
         .where(sc.object_type == "quote", sc.object_id.in_(in_scope),
                *where.bounds(sc.changed_at)))).one()
-    since_asked = (select(func.max(asked.changed_at))
-                   .where(asked.object_type == "quote", asked.object_id == sc.object_id,
-                          asked.to_status == "pending_approval",
-                          asked.changed_at <= sc.changed_at)
-                   .scalar_subquery())
+    # A decision while waiting for approval ends the stay that began with the asking; one
+    # after an escalation looks the asking up (the escalation's stay began there).
+    since_asked = case((sc.from_status == "pending_approval", sc.entered_at),
+                       else_=select(func.max(asked.changed_at))
+                       .where(asked.object_type == "quote", asked.object_id == sc.object_id,
+                              asked.to_status == "pending_approval",
+                              asked.changed_at <= sc.changed_at)
+                       .scalar_subquery())
     decided = (sc.object_type == "quote", sc.from_status.in_(WAITING),
                sc.to_status.in_(DECIDED), sc.object_id.in_(in_scope),
                *where.bounds(sc.changed_at))
@@ -43,7 +45,7 @@ async def approvals(session: AsyncSession, where: Slice) -> Chart:
     durations = (select(approver.label("grp"), sc.object_id.label("case"),
                         seconds_between(dialect, sc.changed_at, since_asked).label("seconds"))
                  .where(*decided).subquery())
-    found = spreads(await session.execute(ranked(durations)))
+    found = await spreads_of(session, durations)
     outcomes = {row.grp: row for row in await session.execute(
         select(approver.label("grp"),
                count_of(sc.to_status == "validated").label("validated"),

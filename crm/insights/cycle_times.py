@@ -14,34 +14,29 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from crm.insights.charts import Chart, Slice
 from crm.insights.funnel import enrolments_of, step_order
 from crm.insights.processes import Followed
-from crm.insights.ranks import Spread, dialect_of, ranked, seconds_between, spreads
+from crm.insights.ranks import HOUR, Spread, dialect_of, seconds_between, spreads_of
 from crm.models import Enrolment, EnrolmentStep, StatusChange
 
 COLUMNS = ["status", "stays", "p50_hours", "p90_hours", "mean_hours", "slowest"]
-HOUR = 3600.0
 
 
 async def statuses(session: AsyncSession, followed: Followed, where: Slice) -> Chart:
-    sc, model = StatusChange, followed.model
-    moves = (select(sc.object_id, sc.from_status, sc.changed_at, model.created_at,
-                    func.lag(sc.changed_at).over(partition_by=sc.object_id,
-                                                 order_by=(sc.changed_at, sc.id))
-                    .label("entered"))
-             .join(model, model.id == sc.object_id)
-             .where(sc.object_type == followed.object_type, sc.from_status != sc.to_status,
-                    *followed.cases(where, born_in_period=False), *_moved_in(followed, where))
-             .subquery())
-    began = func.coalesce(moves.c.entered, moves.c.created_at)
+    """Stays in each status of a process, each read from the change that ended it."""
+    sc = StatusChange
     dialect = dialect_of(session)
-    durations = (select(moves.c.from_status.label("grp"), moves.c.object_id.label("case"),
-                        seconds_between(dialect, moves.c.changed_at, began).label("seconds"))
-                 .where(*where.bounds(moves.c.changed_at)).subquery())
-    found = spreads(await session.execute(ranked(durations)))
+    stays = (select(sc.from_status.label("grp"), sc.object_id.label("case"),
+                    seconds_between(dialect, sc.changed_at, sc.entered_at).label("seconds"))
+             .where(sc.object_type == followed.object_type, sc.from_status != sc.to_status,
+                    *where.bounds(sc.changed_at)))
+    cases = followed.cases(where, born_in_period=False)
+    if cases:  # whose or which team's: the case's own row says
+        stays = stays.join(followed.model, followed.model.id == sc.object_id).where(*cases)
+    durations = stays.subquery()
+    found = await spreads_of(session, durations)
     names = [name for name in followed.statuses if name in found]
     return _chart(followed.process, "status", names, found, where)
 
@@ -63,21 +58,10 @@ async def steps(session: AsyncSession, definition_id: int, version: int | None,
                         .label("seconds"))
                  .where(visits.c.left.is_not(None), *where.bounds(visits.c.left))
                  .subquery())
-    found = spreads(await session.execute(ranked(durations)))
+    found = await spreads_of(session, durations)
     order = await step_order(session, definition_id, version)
     names = [name for name in order if name in found] + sorted(set(found) - set(order))
     return _chart(f"definition {definition_id}", "step", names, found, where)
-
-
-def _moved_in(followed: Followed, where: Slice) -> list[Any]:
-    """Only the objects that changed in the period: their whole timelines are read (a stay
-    ending in the period began before it), nobody else's."""
-    if where.since is None and where.until is None:
-        return []
-    moved = aliased(StatusChange)
-    return [StatusChange.object_id.in_(
-        select(moved.object_id).where(moved.object_type == followed.object_type,
-                                      *where.bounds(moved.changed_at)))]
 
 
 def _chart(subject: str, kind: str, names: list[str], found: dict[Any, Spread],

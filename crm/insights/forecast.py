@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.insights.charts import Chart, Slice, money, share
 from crm.insights.processes import FOLLOWED, names_of
-from crm.insights.ranks import dialect_of, ranked, seconds_between, spreads
+from crm.insights.ranks import dialect_of, seconds_between, spreads_of
 from crm.models import Quote, QuoteLine, StatusChange
 from crm.repo.quotes import discounted
 
@@ -91,7 +91,7 @@ async def _performance(session: AsyncSession, where: Slice,
                      seconds_between(dialect, sc.changed_at, Quote.created_at).label("seconds"))
               .join(Quote, Quote.id == sc.object_id)
               .where(sc.object_type == "quote", sc.to_status == "won", *born).subquery())
-    wins = spreads(await session.execute(ranked(to_win)))
+    wins = await spreads_of(session, to_win)
     people = set(reps) | set(closed)
     names = await names_of(session, people)
     table = []

@@ -46,6 +46,7 @@ async def change_status(
     row = await session.get(model, object_id, with_for_update=True)
     if row is None:
         raise NotFound(object_type, object_id)
+    changed_at = at or utcnow()
     change = StatusChange(
         object_type=object_type,
         object_id=object_id,
@@ -56,7 +57,8 @@ async def change_status(
         reason=reason,
         workflow_id=workflow_id,
         idempotency_key=idempotency_key,
-        changed_at=at or utcnow(),
+        changed_at=changed_at,
+        entered_at=await _status_entered(session, object_type, row, changed_at),
     )
     row.status = to_status
     if isinstance(row, Quote):
@@ -89,6 +91,22 @@ async def histories_of(
         ):
             found[change.object_id].append(change)
     return found
+
+
+async def _status_entered(session: AsyncSession, object_type: str, row: Any,
+                          until: datetime) -> datetime:
+    """When the object entered the status it has: its latest change of status up to
+    ``until``, or its creation. A change to the same status (an invoice's next reminder while
+    it stays overdue) does not end the stay. Read under the object's row lock, so a
+    concurrent change of the same object cannot slip in between."""
+    sc = StatusChange
+    entered = await session.scalar(
+        select(sc.changed_at)
+        .where(sc.object_type == object_type, sc.object_id == row.id,
+               sc.from_status != sc.to_status, sc.changed_at <= until)
+        .order_by(sc.changed_at.desc(), sc.id.desc())
+        .limit(1))
+    return entered or row.created_at
 
 
 def _note_on_quote(quote: Quote, change: StatusChange, holds_until: datetime | None) -> None:

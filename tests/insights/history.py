@@ -2,7 +2,7 @@
 
 October 2026 on Paris's wall clock: from 2026-10-01 00:00+02:00 to 2026-11-01 00:00+01:00,
 31 days and one hour (summer time ends on 25 October). Rows are written as the processes
-write them: the object, then each status change with its time, who and from what.
+write them: the object, then each status change with its time, who, from what and since when.
 """
 
 from __future__ import annotations
@@ -60,15 +60,16 @@ async def build(sessions: db.Sessions, team: factories.SalesTeam | None = None) 
         rep, manager, admin = known.team.rep, known.team.manager, known.team.admin
         foreign = known.team.foreign_manager
 
-        async def changes(kind: str, object_id: int, first: str,
+        async def changes(kind: str, row: Lead | Quote | Invoice, first: str,
                           *moves: tuple[str, datetime, int | None]) -> None:
-            status = first
+            status, entered = first, row.created_at
             for to, when, by in moves:
                 session.add(StatusChange(
-                    object_type=kind, object_id=object_id, from_status=status, to_status=to,
-                    actor=f"user:{by}" if by else f"{kind}-{object_id}", actor_user_id=by,
-                    changed_at=when))
-                status = to
+                    object_type=kind, object_id=row.id, from_status=status, to_status=to,
+                    actor=f"user:{by}" if by else f"{kind}-{row.id}", actor_user_id=by,
+                    changed_at=when, entered_at=entered))
+                if to != status:
+                    status, entered = to, when
 
         async def lead(name: str, created: datetime, *moves: tuple[str, datetime],
                        team: int | None = None, owner: int | None = None) -> int:
@@ -77,7 +78,7 @@ async def build(sessions: db.Sessions, team: factories.SalesTeam | None = None) 
                        status=moves[-1][0] if moves else "new")
             session.add(row)
             await session.flush()
-            await changes("lead", row.id, "new", *((to, when, None) for to, when in moves))
+            await changes("lead", row, "new", *((to, when, None) for to, when in moves))
             known.leads[name] = row.id
             return row.id
 
@@ -106,7 +107,7 @@ async def build(sessions: db.Sessions, team: factories.SalesTeam | None = None) 
                          for n, (q, p) in enumerate(lines, start=1)]
             session.add(row)
             await session.flush()
-            await changes("quote", row.id, "draft", *moves)
+            await changes("quote", row, "draft", *moves)
             known.quotes[name] = row.id
             return row.id
 
@@ -167,7 +168,7 @@ async def build(sessions: db.Sessions, team: factories.SalesTeam | None = None) 
                           created_at=datetime.combine(issued, datetime.min.time(), PARIS))
             session.add(row)
             await session.flush()
-            await changes("invoice", row.id, "open", *((to, when, None) for to, when in moves))
+            await changes("invoice", row, "open", *((to, when, None) for to, when in moves))
             for amount_paid, when in paid:
                 session.add(Payment(invoice_id=row.id, amount=Decimal(amount_paid),
                                     received_at=when, balance_after=Decimal(0)))

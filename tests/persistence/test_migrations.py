@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import insert, inspect, select
 from sqlalchemy.engine import Connection
 
 from crm import db
 from crm.migrate import alembic_config, upgrade_to_head
-from crm.models import Base
+from crm.models import Base, Lead, StatusChange
 
 
 async def test_migrated_schema_matches_the_models(database_url: str) -> None:
@@ -45,3 +47,35 @@ async def test_downgrade_then_upgrade_again(database_url: str) -> None:
         tables = await connection.run_sync(lambda c: inspect(c).get_table_names())
     await engine.dispose()
     assert {t.name for t in Base.metadata.sorted_tables} <= set(tables)
+
+
+async def test_the_upgrade_to_stays_finds_when_each_stay_began(database_url: str) -> None:
+    """0012 fills in the history there is: a stay began at the latest earlier change of status
+    (by time, then by id), else when the object was created."""
+    config = alembic_config(database_url)
+    created = datetime(2026, 10, 1, 9, tzinfo=UTC)
+    hour = [created + timedelta(hours=n) for n in range(5)]
+
+    def upgrade_a_history(connection: Connection) -> list[tuple[int, datetime]]:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0011")
+        ann, bob = connection.execute(insert(Lead.__table__).returning(Lead.id), [
+            {"name": name, "email": f"{name}@x.example", "status": "qualified",
+             "created_at": created} for name in ("ann", "bob")]).scalars().all()
+        moves = [(ann, "new", "nurturing", hour[1]), (bob, "new", "engaged", hour[2]),
+                 (ann, "nurturing", "nurturing", hour[2]), (bob, "engaged", "qualified", hour[2]),
+                 (ann, "nurturing", "engaged", hour[3]), (ann, "engaged", "qualified", hour[4])]
+        connection.execute(insert(StatusChange.__table__), [
+            {"object_type": "lead", "object_id": lead, "from_status": was, "to_status": to,
+             "actor": "lead", "changed_at": at} for lead, was, to, at in moves])
+        command.upgrade(config, "head")
+        return [(row.object_id, row.entered_at) for row in connection.execute(
+            select(StatusChange.object_id, StatusChange.entered_at).order_by(StatusChange.id))]
+
+    engine = db.create_engine(database_url)
+    async with engine.begin() as connection:
+        found = await connection.run_sync(upgrade_a_history)
+    await engine.dispose()
+    ann, bob = found[0][0], found[1][0]
+    assert found == [(ann, created), (bob, created), (ann, hour[1]), (bob, hour[2]),
+                     (ann, hour[1]), (ann, hour[3])]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -30,6 +31,20 @@ async def test_a_status_change_is_recorded_once_per_key(sessions: db.Sessions) -
             ("new", "nurturing", "lead-1")
         ]
         assert rows[0].changed_at.tzinfo is not None
+
+
+async def test_a_status_change_keeps_when_its_stay_began(sessions: db.Sessions) -> None:
+    lead = await factories.lead(sessions)
+    hours = [lead.created_at + timedelta(hours=n) for n in range(1, 5)]
+    # A change to the same status (nurturing again) does not end the stay in nurturing.
+    moves = ["nurturing", "nurturing", "engaged", "qualified"]
+    for to_status, at in zip(moves, hours, strict=True):
+        async with db.unit_of_work(sessions) as session:
+            await history.change_status(session=session, object_type="lead", object_id=lead.id,
+                                        to_status=to_status, actor="lead-1", at=at)
+    async with db.unit_of_work(sessions) as session:
+        rows = await history.history_of(session=session, object_type="lead", object_id=lead.id)
+    assert [row.entered_at for row in rows] == [lead.created_at, hours[0], hours[0], hours[2]]
 
 
 async def test_tokens_are_stored_hashed_and_can_be_revoked(sessions: db.Sessions) -> None:

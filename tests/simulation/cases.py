@@ -50,13 +50,15 @@ async def past_quote(sessions: db.Sessions, team: factories.SalesTeam, discount:
             process=QUOTE_APPROVAL.name, workflow_id=f"quote-{quote.id}", object_type="quote",
             object_id=quote.id, input=_adapter(QuoteApprovalInput).dump_json(data).decode(),
             started_at=started))
+        # Without their from_status, none of these changes ends a stay as the history reads
+        # it: each began when the quote was created.
         for decision in decisions:
             session.add(StatusChange(
                 object_type="quote", object_id=quote.id, to_status=decision.status,
                 actor=f"user:{decision.by.id}" if decision.by else f"quote-{quote.id}",
                 actor_user_id=decision.by.id if decision.by else None,
                 reason=decision.reason or decision.status, workflow_id=f"quote-{quote.id}",
-                changed_at=started + decision.after))
+                changed_at=started + decision.after, entered_at=quote.created_at))
     return quote.id
 
 
