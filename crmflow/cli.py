@@ -88,9 +88,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "api":
         return _serve_api(settings)
     try:
-        return asyncio.run(_run(args, settings))
+        code = asyncio.run(_run(args, settings))
     except KeyboardInterrupt:
         return 130
+    if args.command == "simulate":
+        # A simulation's Temporal runtime keeps native threads that may call into Python
+        # while the interpreter shuts down (seen as a PyGILState_Release abort in about 1
+        # exit in 6): its work is done and printed, so leave without that shutdown.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
