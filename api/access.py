@@ -153,6 +153,7 @@ RULES: dict[str, Rule] = {
     # attached by who works on it.
     "POST /quotes/{quote_id}/files": {REP: OWN, MANAGER: TEAM, ADMIN: ALL},
     "GET /quotes/{quote_id}/files": SALES_READ,
+    "GET /quotes/{quote_id}/document": SALES_READ,
     "POST /projects/{project_id}/files": PROJECT_READ,
     "GET /projects/{project_id}/files": PROJECT_READ,
     "POST /projects/{project_id}/milestones/{milestone_id}/files": PROJECT_READ,

@@ -14,6 +14,7 @@ from api import access, console, idempotency, metrics, problems
 from api.body_gate import BodyGate
 from api.routers import (
     definitions,
+    documents,
     emails,
     enrolments,
     files,
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     for router in (me.router, leads.router, quotes.router, projects.router, invoices.router,
                    tickets.router, inbound.router, tasks.router, emails.router,
                    processes.router, project_templates.router, definitions.router,
-                   enrolments.router, simulations.router, insights.router, files.router):
+                   enrolments.router, simulations.router, insights.router, files.router,
+                   documents.router):
         app.include_router(router, dependencies=[Depends(access.grant)])  # who may: first
     return app

@@ -32,6 +32,14 @@ async def file_content(page: PageDep, file_id: ObjectId) -> Response:
                                                 "x-content-type-options")})
 
 
+@router.get("/quotes/{quote_id}/document")
+async def quote_document(page: PageDep, quote_id: ObjectId) -> Response:
+    """The quote's PDF as it would be sent now."""
+    answer = await page.backend.fetch(f"/quotes/{quote_id}/document")
+    return Response(answer.content, media_type="application/pdf", headers={
+        "content-disposition": answer.headers["content-disposition"]})
+
+
 @router.post("/{plural}/{object_id}/files")
 async def add_file(request: Request, page: PageDep, plural: str, object_id: ObjectId
                    ) -> Response:

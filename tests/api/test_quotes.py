@@ -14,6 +14,7 @@ from crm import db
 from crm.models import Lead, Quote, Sale
 from tests import factories
 from tests.api.conftest import Api
+from tests.api.test_console import signed_in
 from tests.waiting import eventually
 
 LINES = [{"description": "CRM licence", "quantity": 10, "unit_price": "100.00"}]
@@ -237,3 +238,23 @@ async def test_quotes_are_listed_by_status_and_lead(api: Api) -> None:
     of_lead = (await api.call("GET", f"/quotes?lead_id={lead_id}", "rep")).json()
     assert [q["id"] for q in of_lead] == [draft_id]
     assert len((await api.call("GET", "/quotes", "rep")).json()) == 2
+
+
+async def test_the_quote_s_pdf_is_seen_before_it_is_sent(api: Api) -> None:
+    quote_id = await draft(api, "12.5")
+    preview = await api.call("GET", f"/quotes/{quote_id}/document", "manager")
+    assert preview.status_code == 200, preview.text
+    assert preview.headers["content-type"] == "application/pdf"
+    text = " ".join(pypdf.PdfReader(io.BytesIO(preview.content)).pages[0].extract_text()
+                    .split())
+    for said in (f"Quote {quote_id}-0", "CRM licence 10 100.00 1,000.00 EUR",
+                 "Discount 12.5 % \N{MINUS SIGN}125.00 EUR", "Total 875.00 EUR"):
+        assert said in text, (said, text)
+    assert (await api.call("GET", f"/quotes/{quote_id}/files", "rep")).json() == []  # a look
+    assert (await api.call("GET", f"/quotes/{quote_id}/document", "foreign_manager")
+            ).status_code == 403
+    maria = await signed_in(api, "manager")
+    page = await maria.get(f"/console/quotes/{quote_id}")
+    assert f'href="/console/quotes/{quote_id}/document"' in page.text
+    shown = await maria.get(f"/console/quotes/{quote_id}/document")
+    assert shown.status_code == 200 and shown.content[:5] == b"%PDF-"
