@@ -17,14 +17,22 @@ PREVIEWED = ("application/pdf", "image/png", "image/jpeg", "image/gif", "image/w
 _FILE_LINK = re.compile(r"\(/files/(\d+)\)")
 
 
-async def files_of(page: Page, kind: str, object_id: int) -> list[dict[str, Any]] | None:
-    """The object's files, as the case page lists them (None: it carries none)."""
+async def files_of(page: Page, kind: str, object_id: int,
+                   milestones: list[dict[str, Any]] | None = None
+                   ) -> list[dict[str, Any]] | None:
+    """The object's files, as the case page lists them (None: it carries none); a
+    project's milestones' files with them, each saying its milestone."""
     if kind not in CARRIERS:
         return None
-    try:
-        found = await page.backend.get(f"/{kind}s/{object_id}/files")
-    except Refused:
-        return []
+    places = [(f"/{kind}s/{object_id}/files", None)] + [
+        (f"/projects/{object_id}/milestones/{m['id']}/files", m["name"])
+        for m in milestones or []]
+    found = []
+    for path, on in places:
+        try:
+            found += [{**f, "on": on} for f in await page.backend.get(path)]
+        except Refused:
+            continue
     return [{**f, "href": f"/console/files/{f['id']}", "previewed": f["content_type"] in
              PREVIEWED} for f in found]
 

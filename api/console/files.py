@@ -53,9 +53,12 @@ async def add_file(request: Request, page: PageDep, plural: str, object_id: Obje
     upload, kind = form.get("file"), str(form.get("kind", "")).strip() or None
     if not isinstance(upload, UploadFile) or not upload.filename:
         return await case_page(page, object_id, Said("refused", "file: choose a file"), 422)
+    milestone = str(form.get("milestone", "")).strip()
+    on = (f"/{plural}/{object_id}/milestones/{milestone}" if plural == "projects"
+          and milestone.isdigit() else f"/{plural}/{object_id}")
     try:
-        await page.backend.attach(f"/{plural}/{object_id}/files", upload.filename,
-                                  await upload.read(), upload.content_type or "", kind)
+        await page.backend.attach(f"{on}/files", upload.filename, await upload.read(),
+                                  upload.content_type or "", kind)
     except Refused as refusal:
         return await case_page(page, object_id, Said("refused", refusal.detail),
                                refusal.status)

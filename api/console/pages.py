@@ -118,7 +118,10 @@ async def case(page: Page, kind: str, object_id: int, spec: ProcessSpec, data: d
                    f"/workflows/{workflow_id}" if workflow_id else None)
     done = DONE.get(page.request.query_params.get("done", ""))
     return await page.render(
-        "case.html.j2", kind=kind, object_id=object_id, files=await files_of(page, kind, object_id),
+        "case.html.j2", kind=kind, object_id=object_id,
+        files=await files_of(page, kind, object_id, data.get("milestones") if kind == "project"
+                             else None),
+        milestones=data.get("milestones") if kind == "project" else None,
         linked=linked, status=data["status"], history=data["history"],
         diagram=svg(spec, data["status"]), process_url=process_url, tasks=tasks,
         emails=data.get("emails"), said=said or (Said("done", done) if done else None),

@@ -143,14 +143,23 @@ async def test_a_milestone_is_completed_once_its_sign_off_is_attached(
                          kind="minutes")
     assert other.status_code == 201, other.text
     assert (await complete(api, mine["id"], first["id"])).status_code == 409
-    signed = await upload(api, path, "manager", "signed.pdf", PDF, "application/pdf",
-                          kind="sign_off")
-    assert signed.status_code == 201
+    # Maria adds the signed sheet on the milestone from the project's page.
+    maria = await signed_in(api, "manager")
+    page = await maria.get(f"/console/projects/{mine['id']}")
+    assert f'<option value="{first["id"]}">milestone {first["name"]}</option>' in page.text
+    added = await maria.post(f"/console/projects/{mine['id']}/files", data={
+        "csrf": csrf_of(page.text), "kind": "sign_off", "milestone": str(first["id"])},
+        files={"file": ("signed.pdf", PDF, "application/pdf")})
+    assert added.status_code == 303, added.text
+    page = await maria.get(added.headers["location"])
+    assert f'signed.pdf</a> <span class="meta">on {first["name"]}</span>' in page.text
+    [signed] = [f for f in (await api.call("GET", path, "manager")).json()
+                if f["kind"] == "sign_off"]
     assert [f["name"] for f in (await api.call("GET", path, "rep")).json()] == [
         "minutes.pdf", "signed.pdf"]
     # The milestone's file is read as its project is: Maria's team, not another's.
-    assert (await api.call("GET", signed.json()["url"], "rep")).status_code == 200
-    assert (await api.call("GET", signed.json()["url"], "foreign_manager")).status_code == 403
+    assert (await api.call("GET", signed["url"], "rep")).status_code == 200
+    assert (await api.call("GET", signed["url"], "foreign_manager")).status_code == 403
     done = await complete(api, mine["id"], first["id"])
     assert done.status_code == 200, done.text
 
