@@ -25,7 +25,7 @@ from api.lookups import (
     ticket_in_path,
 )
 from api.schemas import Out
-from crm.errors import Conflict
+from crm.errors import Conflict, ServiceUnavailable
 from crm.models import Invoice, Milestone, Project, Quote, Ticket
 from crm.own import enrolments
 from crm.own.reading import CARRYING_DOCUMENTS
@@ -119,7 +119,9 @@ async def told(session: SessionDep, state: StateDep, kept: FileOut, by_role: str
         return
     handle = client.get_workflow_handle(SUPPORT_TICKET.workflow_id(kept.object_id))
     arrival = DocumentArrival(ArrivedDocument(kept.id, kept.name, kept.kind), by_role)
-    with contextlib.suppress(Conflict):
+    # The file is kept whatever the process answers: ended (Conflict), or slow or away
+    # (ServiceUnavailable: an accepted update is applied; a refused call is logged).
+    with contextlib.suppress(Conflict, ServiceUnavailable):
         await processes.decide(state.settings, handle, SupportTicket.document_arrived, arrival,
                                update_id=f"file-{kept.id}",
                                when_ended=lambda: Conflict("the ticket's process has ended"))

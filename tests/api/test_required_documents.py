@@ -117,8 +117,12 @@ async def test_an_uploaded_document_of_the_awaited_kind_resumes_the_ticket(api: 
     proof = await upload(api, path, "website", "bill.pdf", PDF, "application/pdf",
                          kind="proof_of_address")
     assert proof.status_code == 201, proof.text
-    resumed = await ticket_view(api, ticket_id)
-    assert resumed["status"] == "back_office"
+
+    async def in_back_office() -> dict | None:
+        shown = await ticket_view(api, ticket_id)
+        return shown if shown["status"] == "back_office" and shown["tasks"] else None
+
+    resumed = await eventually(in_back_office)
     assert [t["title"] for t in resumed["tasks"]] == [
         f"Ticket {ticket_id}: check the proof of address"]
     bad = await api.call("POST", f"/tickets/{ticket_id}/request-info", "sam",
@@ -180,6 +184,11 @@ async def test_the_agent_sees_the_proof_on_the_ticket_and_its_check_in_the_conso
                            files={"file": ("scan.png", PNG, "image/png")})
     assert added.status_code == 303, added.text
     assert added.headers["location"] == f"/console/tickets/{ticket_id}?done=file"
+
+    async def checked() -> bool:
+        return bool((await ticket_view(api, ticket_id))["tasks"])
+
+    await eventually(checked)
     page = await sam.get(added.headers["location"])
     assert "File added." in page.text
     [proof] = (await api.call("GET", f"/tickets/{ticket_id}/files", "sam")).json()
