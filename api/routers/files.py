@@ -111,10 +111,11 @@ async def told(session: SessionDep, state: StateDep, kept: FileOut, by_role: str
     """A document (a file of a kind) is told to its object's processes: its enrolments in
     workflows of your own hear ``document:<kind>``, a ticket's process the document (the
     one it waits for resumes it). The file is kept whether or not they could be told."""
+    if kept.object_type not in CARRYING_DOCUMENTS:
+        return  # a milestone's: no process hears of it
     client = await state.temporal.client()
-    if kept.object_type in CARRYING_DOCUMENTS:
-        await enrolments.after_change(session, client, state.settings, kept.object_type,
-                                      kept.object_id, [], event=f"{DOCUMENT}{kept.kind}")
+    await enrolments.after_change(session, client, state.settings, kept.object_type,
+                                  kept.object_id, [], event=f"{DOCUMENT}{kept.kind}")
     if kept.object_type != "ticket":
         return
     handle = client.get_workflow_handle(SUPPORT_TICKET.workflow_id(kept.object_id))
