@@ -27,6 +27,7 @@ from bench.measures import (
     approvals,
     deals,
     enrolments,
+    floor,
     intake,
     reads,
     simulations,
@@ -74,6 +75,15 @@ async def step(stack: Stack, name: str, work: Callable[[], Awaitable[Outcome]],
     progress(f"[{stack.database}] {name}: {time.perf_counter() - began:.0f} s")
 
 
+async def on_floor(stack: Stack, name: str, work: Callable[[], Awaitable[object]]) -> None:
+    """The floor's side of a measure (``bench.measures.floor``), right after crmflow's."""
+    await stack.settle()
+    began = time.perf_counter()
+    progress(f"[{stack.database}] floor: {name}…")
+    await work()
+    progress(f"[{stack.database}] floor: {name}: {time.perf_counter() - began:.0f} s")
+
+
 async def measure_database(database: str, loads: Loads, args: argparse.Namespace,
                            profiles: Path | None) -> Outcome:
     outcome = Outcome()
@@ -83,39 +93,55 @@ async def measure_database(database: str, loads: Loads, args: argparse.Namespace
                              api_processes=args.api_processes) as stack:
         progress(f"[{database}] stack up in {time.perf_counter() - began:.0f} s"
                  + (f" (files in {stack.workdir})" if args.keep else ""))
-        only = args.only
-        if "intake" in only:
-            await step(stack, "intake and memory", lambda: intake.measure(stack, loads),
-                       outcome)
-        if "starts" in only:
-            await step(stack, "starts", lambda: starts.measure(stack, loads), outcome)
-        if "deals" in only:
-            await step(stack, "short process", lambda: deals.measure(stack, loads), outcome)
-        if "enrolments" in only:
-            await step(stack, "own workflow enrolments",
-                       lambda: enrolments.measure(stack, loads), outcome)
-        if "simulations" in only:
-            await step(stack, "simulations", lambda: simulations.measure(stack, loads),
-                       outcome)
-        if not {"storm", "approvals"} & only:
-            if "reads" in only:
-                await step(stack, "reads", lambda: reads.measure(stack, loads), outcome)
-            return outcome
-        await stack.settle()
-        progress(f"[{database}] timer storm: preparing…")
-        prepared = await storm.prepare(stack, loads)
-        if "reads" in only:
-            await step(stack, "reads (while the storm's reminders fall due)",
-                       lambda: reads.measure(stack, loads), outcome)
-        progress(f"[{database}] timer storm: due in "
-                 f"{max(0.0, prepared.due_by - time.time()):.0f} s")
-        storm_outcome, pending = await prepared.unleash()
-        if "storm" in only:
-            outcome.add(storm_outcome)
-        if "approvals" in only:
-            await step(stack, "approvals", lambda: approvals.measure(stack, loads, pending),
-                       outcome)
+        await _run_measures(stack, loads, args.only, outcome)
+        await floor.events(stack, outcome, {row.measure.split(":")[0] for row in outcome.rows})
+        await floor.audited(stack, outcome)
     return outcome
+
+
+async def _run_measures(stack: Stack, loads: Loads, only: frozenset[str], outcome: Outcome,
+                    ) -> None:
+    database = stack.database
+    if "intake" in only:
+        await step(stack, "intake and memory", lambda: intake.measure(stack, loads), outcome)
+        await on_floor(stack, "intake and memory", lambda: floor.memory(
+            stack, loads, outcome, outcome.counts["intake"]))
+    if "starts" in only:
+        await step(stack, "starts", lambda: starts.measure(stack, loads), outcome)
+        await on_floor(stack, "starts", lambda: floor.starts(stack, loads, outcome))
+    if "deals" in only:
+        await step(stack, "short process", lambda: deals.measure(stack, loads), outcome)
+        await on_floor(stack, "short process", lambda: floor.deals(
+            stack, loads, outcome, loads.deals))
+    if "enrolments" in only:
+        await step(stack, "own workflow enrolments",
+                   lambda: enrolments.measure(stack, loads), outcome)
+    if "simulations" in only:
+        await step(stack, "simulations", lambda: simulations.measure(stack, loads), outcome)
+    if not {"storm", "approvals"} & only:
+        if "reads" in only:
+            await step(stack, "reads", lambda: reads.measure(stack, loads), outcome)
+        return
+    await stack.settle()
+    progress(f"[{database}] timer storm: preparing…")
+    prepared = await storm.prepare(stack, loads)
+    progress(f"[{database}] floor: timer storm: preparing…")
+    floor_storm = await floor.prepare_storm(stack, loads, len(prepared.ours.reminders))
+    if "reads" in only:
+        await step(stack, "reads (while the storm's reminders fall due)",
+                   lambda: reads.measure(stack, loads), outcome)
+    progress(f"[{database}] timer storm: due in "
+             f"{max(0.0, prepared.due_by - time.time()):.0f} s")
+    storm_outcome, pending = await prepared.unleash()
+    if "storm" in only:
+        outcome.add(storm_outcome)
+    floor_pending = await floor.unleash(stack, loads, floor_storm, outcome if "storm" in only
+                                        else Outcome(storm_outcome.rows))
+    if "approvals" in only:
+        await step(stack, "approvals", lambda: approvals.measure(stack, loads, pending),
+                   outcome)
+        await on_floor(stack, "approvals", lambda: floor.approvals(
+            stack, loads, outcome, floor_pending))
 
 
 async def run(args: argparse.Namespace) -> int:

@@ -12,7 +12,8 @@ from typing import Literal
 class Goal:
     """A goal of issue 12 / performance.md: a ratio to bare, or an absolute ceiling."""
 
-    kind: Literal["ratio_at_least", "ratio_at_most", "below"]
+    kind: Literal["ratio_at_least", "ratio_at_most", "below", "floor_ratio_at_most",
+                  "floor_plus_at_most"]
     value: float
     unit: str = ""
 
@@ -21,9 +22,18 @@ class Goal:
             return f">= {self.value:g}x bare"
         if self.kind == "ratio_at_most":
             return f"<= {self.value:g}x bare"
+        if self.kind == "floor_ratio_at_most":
+            return f"<= {self.value:g}x floor"
+        if self.kind == "floor_plus_at_most":
+            return f"<= floor + {self.value:g}"
         return f"< {self.value:g} {self.unit}".strip()
 
-    def met(self, crmflow: float | None, ratio: float | None) -> bool | None:
+    def met(self, crmflow: float | None, ratio: float | None,
+            floor: float | None = None) -> bool | None:
+        if self.kind == "floor_plus_at_most":
+            if crmflow is None or floor is None or math.isnan(crmflow) or math.isnan(floor):
+                return None
+            return crmflow <= floor + self.value
         if self.kind == "below":
             return None if crmflow is None or math.isnan(crmflow) else crmflow < self.value
         if ratio is None or math.isnan(ratio):
@@ -43,6 +53,10 @@ class Row:
     """What exactly was compared, and how many."""
     failures: tuple[int, int] = (0, 0)
     """Calls that failed: crmflow's, bare's. A goal is never met with failures."""
+    floor: float | None = None
+    """The floor's figure (``bench.floor``): the same work done as leanly as it can be."""
+    floor_goal: Goal | None = None
+    floor_failures: int = 0
 
     @property
     def ratio(self) -> float | None:
@@ -59,6 +73,21 @@ class Row:
         if self.failures[0]:
             return False
         return self.goal.met(self.crmflow, self.ratio)
+
+    @property
+    def floor_ratio(self) -> float | None:
+        if self.crmflow is None or not self.floor or math.isnan(self.crmflow):
+            return None
+        return None if math.isnan(self.floor) else self.crmflow / self.floor
+
+    @property
+    def floor_met(self) -> bool | None:
+        """The goal against the floor; never met with failures on either side."""
+        if self.floor_goal is None:
+            return None
+        if self.failures[0] or self.floor_failures:
+            return False
+        return self.floor_goal.met(self.crmflow, self.floor_ratio, self.floor)
 
 
 @dataclass
@@ -77,7 +106,10 @@ class Distribution:
 class Outcome:
     rows: list[Row] = field(default_factory=list)
     distributions: list[Distribution] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    """What crmflow's side did (processes taken in…), for the floor's side to do as much."""
 
     def add(self, other: Outcome) -> None:
         self.rows += other.rows
         self.distributions += other.distributions
+        self.counts.update(other.counts)

@@ -11,6 +11,7 @@ import asyncio
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -57,6 +58,8 @@ class TimedMailSink(MailSink):
     def __init__(self, folder: Path | None = None) -> None:
         super().__init__(folder)
         self.arrivals = Arrivals()
+        self.accepted: Counter[str] = Counter()
+        """How often each key was accepted: the floor's audit counts duplicates by it."""
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         at = time.time()
@@ -65,6 +68,8 @@ class TimedMailSink(MailSink):
             self.messages.clear()  # only the times are kept: the bench sends thousands
         header = _header(envelope.original_content or envelope.content, b"X-Crmflow-Key")
         self.arrivals.record(header, at)
+        with self._lock:
+            self.accepted[header] += 1
         return answer
 
 

@@ -1,7 +1,8 @@
 """The run's results: one table on the terminal (and as Markdown, for the README), the same
 as JSON, and a plot of the latency distributions (PNG, matplotlib's Agg backend).
 
-Every row shows crmflow beside bare, the ratio and the goal; the machine they ran on heads
+Every row shows crmflow beside bare and beside the floor (``bench.floor``), each ratio and
+its goal (column ``failed``: crmflow / bare / floor); the machine they ran on heads
 the table, since absolute numbers only mean something there (performance.md).
 """
 
@@ -91,7 +92,11 @@ def _row_json(row: Row) -> dict[str, Any]:
         "crmflow": _number(row.crmflow), "bare": _number(row.bare),
         "ratio": _number(row.ratio), "goal": row.goal.describe() if row.goal else None,
         "met": row.met, "detail": row.detail,
-        "failures": {"crmflow": row.failures[0], "bare": row.failures[1]},
+        "floor": _number(row.floor), "floor_ratio": _number(row.floor_ratio),
+        "floor_goal": row.floor_goal.describe() if row.floor_goal else None,
+        "floor_met": row.floor_met,
+        "failures": {"crmflow": row.failures[0], "bare": row.failures[1],
+                     "floor": row.floor_failures},
     }
 
 
@@ -111,19 +116,24 @@ def _figure(value: float | None, unit: str = "") -> str:
     return f"{text} {unit}".strip()
 
 
-def _met(row: Row) -> str:
-    return {True: "yes", False: "NO", None: "-" if row.goal is None else "?"}[row.met]
+def _met(met: bool | None, goal: object) -> str:
+    return {True: "yes", False: "NO", None: "-" if goal is None else "?"}[met]
 
 
-HEADERS = ("measure", "db", "crmflow", "bare", "ratio", "goal", "met", "failed")
+HEADERS = ("measure", "db", "crmflow", "bare", "ratio", "goal", "met", "floor",
+           "/floor", "floor goal", "met", "failed")
 
 
 def _cells(row: Row) -> tuple[str, ...]:
     ratio = "-" if row.ratio is None else f"{row.ratio:.2f}x"
-    failed = "" if row.failures == (0, 0) else f"{row.failures[0]} / {row.failures[1]}"
+    floor_ratio = "-" if row.floor_ratio is None else f"{row.floor_ratio:.2f}x"
+    failed = "" if row.failures == (0, 0) and not row.floor_failures else \
+        f"{row.failures[0]} / {row.failures[1]} / {row.floor_failures}"
     return (row.measure, row.database, _figure(row.crmflow, row.unit),
             _figure(row.bare, row.unit), ratio, row.goal.describe() if row.goal else "",
-            _met(row), failed)
+            _met(row.met, row.goal), _figure(row.floor, row.unit), floor_ratio,
+            row.floor_goal.describe() if row.floor_goal else "",
+            _met(row.floor_met, row.floor_goal), failed)
 
 
 def _machine_line(info: dict[str, Any]) -> str:

@@ -4,7 +4,9 @@ One Temporal dev server (SQLite file in WAL mode, crmflow's search attributes), 
 database (a SQLite file, or a scratch PostgreSQL database created and dropped), crmflow's
 SMTP sink (timed), ``crmflow api`` and ``crmflow worker`` as separate processes configured
 as in production (``CRMFLOW_*``), the bare reference worker (``bench.bare``) on its own task
-queue of the same server, and a no-op FastAPI app (``bench.noop_app``).
+queue of the same server, the floor's worker and API (``bench.floor``: the same work done as
+leanly as it can be done correctly, on the same server, database and SMTP sink), and a no-op
+FastAPI app (``bench.noop_app``).
 
 Everything listens on loopback, on free ports, with its files in a temporary folder; it is
 all stopped (and the scratch database dropped) when the ``running_stack`` block ends, by an
@@ -40,6 +42,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from bench.bare import TASK_QUEUE as BARE_QUEUE
+from bench.floor.flows import TASK_QUEUE as FLOOR_QUEUE
 from bench.probes import Arrivals, TimedMailSink, listen_for_reports, start_timed_mail_sink
 from bench.processes import Part, StackError, free_port, spawn, stop_all, tail
 from bench.seed import People, seed_people
@@ -51,6 +54,8 @@ BIN = Path(sys.executable).parent
 CRMFLOW_QUEUE = "crmflow"
 NAMESPACE = "default"
 READY_TIMEOUT = 90.0
+FLOOR_STEP_DELAY = 3 * 86400
+"""A floor lead waits as long as crmflow's between nurturing emails (3 days)."""
 
 
 class NoPostgres(StackError):
@@ -68,6 +73,7 @@ class Stack:
     temporal_address: str
     api_url: str
     noop_url: str
+    floor_url: str
     client: Client
     mail: TimedMailSink
     reports: Arrivals
@@ -89,7 +95,7 @@ class Stack:
         process = psutil.Process(self.parts[name].pid)
         for _ in range(50):
             process.suspend()
-            if name != "worker" or await self._no_transaction_open():
+            if name not in ("worker", "floor-worker") or await self._no_transaction_open():
                 return
             process.resume()
             await asyncio.sleep(0.2)
@@ -316,8 +322,8 @@ async def running_stack(
             exits.callback(shutil.rmtree, workdir, ignore_errors=True)
         parts: dict[str, Part] = {}
         exits.callback(lambda: stop_all(list(parts.values())))
-        temporal_port, api_port, noop_port, smtp_port, udp_port = (
-            free_port() for _ in range(5))
+        temporal_port, api_port, noop_port, smtp_port, udp_port, floor_port = (
+            free_port() for _ in range(6))
         address = f"127.0.0.1:{temporal_port}"
         parts["temporal"] = spawn("temporal", temporal_command(workdir, temporal_port),
                                   dict(os.environ), workdir)
@@ -339,12 +345,24 @@ async def running_stack(
             sys.executable, "-m", "uvicorn", "bench.noop_app:app", "--host", "127.0.0.1",
             "--port", str(noop_port), "--no-access-log", "--log-level", "warning",
         ], dict(os.environ), workdir)
+        floor_env = {**os.environ, "FLOOR_DATABASE_URL": url, "FLOOR_TEMPORAL_ADDRESS": address,
+                     "FLOOR_STEP_DELAY_SECONDS": str(FLOOR_STEP_DELAY)}
+        parts["floor-worker"] = spawn("floor-worker", [
+            sys.executable, "-m", "bench.floor.worker", "--address", address,
+            "--database-url", url, "--smtp-port", str(smtp_port)], floor_env, workdir)
+        parts["floor-api"] = spawn("floor-api", [
+            sys.executable, "-m", "uvicorn", "bench.floor.app:app", "--host", "127.0.0.1",
+            "--port", str(floor_port), "--workers", str(api_processes), "--no-access-log",
+            "--log-level", "warning"], floor_env, workdir)
         api_url, noop_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{noop_port}"
+        floor_url = f"http://127.0.0.1:{floor_port}"
         await asyncio.gather(
             _answering(f"{api_url}/health", parts["api"]),
             _answering(f"{noop_url}/noop", parts["noop"]),
+            _answering(f"{floor_url}/health", parts["floor-api"]),
             _polling(client, CRMFLOW_QUEUE, parts["worker"]),
             _polling(client, BARE_QUEUE, parts["bare"]),
+            _polling(client, FLOOR_QUEUE, parts["floor-worker"]),
         )
-        yield Stack(database, url, workdir, address, api_url, noop_url, client, mail, reports,
-                    people, parts, profile_dir)
+        yield Stack(database, url, workdir, address, api_url, noop_url, floor_url, client, mail,
+                    reports, people, parts, profile_dir)

@@ -1,6 +1,7 @@
 """The benchmark suite runs and reports every measure (``python -m bench``, the test's tiny
-loads, SQLite): the table, the JSON and the plot are produced and well formed. Never a speed:
-the numbers are whatever this machine gives."""
+loads, SQLite): the table, the JSON and the plot are produced and well formed, and the floor
+(``bench.floor``) has a figure beside crmflow's wherever it does the same work, and passes
+its audit. Never a speed: the numbers are whatever this machine gives."""
 
 from __future__ import annotations
 
@@ -30,6 +31,22 @@ MEASURES = {
     "7 own workflow: enrol in one request", "7 own workflow: enrolments taken in",
     "7 own workflow: worker memory per open enrolment",
     "8 simulation: cases simulated", "8 simulation: live starts while one runs",
+    "1 process starts: history events per start",
+    "2 short process end to end: history events per process",
+    "3 approval round trip: history events per decision",
+    "5 timer storm: history events per reminder",
+    "9 floor audit: findings",
+}
+FLOOR_GOALS = {
+    "1 process starts: CPU per start": "<= 1.3x floor",
+    "2 short process end to end: CPU per process": "<= 1.3x floor",
+    "3 approval round trip: CPU per decision": "<= 1.3x floor",
+    "5 timer storm: CPU per reminder": "<= 1.3x floor",
+    "4 worker memory per open process": "<= 1.2x floor",
+    "1 process starts: history events per start": "<= floor + 2",
+    "2 short process end to end: history events per process": "<= floor + 2",
+    "3 approval round trip: history events per decision": "<= floor + 2",
+    "5 timer storm: history events per reminder": "<= floor + 2",
 }
 
 
@@ -38,7 +55,7 @@ def number(value: object) -> bool:
         and math.isfinite(value)
 
 
-def test_the_bench_reports_every_measure_beside_its_bare_reference(tmp_path: Path) -> None:
+def test_the_bench_reports_every_measure_beside_bare_temporal_and_the_floor(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "bench", "--loads", "tiny", "--database", "sqlite",
          "--out", str(tmp_path)],
@@ -48,8 +65,15 @@ def test_the_bench_reports_every_measure_beside_its_bare_reference(tmp_path: Pat
 
     report = json.loads((tmp_path / "latest.json").read_text())
     rows = {row["measure"]: row for row in report["rows"]}
-    assert set(rows) == MEASURES
+    assert set(rows) == MEASURES, set(rows) ^ MEASURES
     assert {row["database"] for row in report["rows"]} == {"sqlite"}
+    audit = rows.pop("9 floor audit: findings")
+    assert audit["floor"] == 0, audit["detail"]  # the floor lost, doubled, invented nothing
+    for name, goal in FLOOR_GOALS.items():
+        row = rows[name]
+        assert row["floor_goal"] == goal and isinstance(row["floor_met"], bool), row
+        assert number(row["floor"]) and row["floor"] > 0, row
+        assert row["floor_ratio"] == pytest.approx(row["crmflow"] / row["floor"], rel=1e-2)
     for name, row in rows.items():
         assert number(row["crmflow"]) and number(row["bare"]), (name, row)
         assert number(row["ratio"]), (name, row)
@@ -66,7 +90,7 @@ def test_the_bench_reports_every_measure_beside_its_bare_reference(tmp_path: Pat
     machine = report["machine"]
     assert machine["cores"] >= 1 and machine["cpu"] and machine["temporal_cli"]
 
-    for header in ("measure", "crmflow", "bare", "ratio", "goal"):
+    for header in ("measure", "crmflow", "bare", "ratio", "goal", "floor", "/floor"):
         assert header in run.stdout
     assert all(name in run.stdout for name in MEASURES)
     assert (tmp_path / "latest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

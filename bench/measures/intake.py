@@ -81,7 +81,9 @@ async def measure(stack: Stack, loads: Loads) -> Outcome:
         ours = await _crmflow_side(stack, n, loads.intake_seconds)
     # As many bare ones as crmflow took in: memory per process at the same count.
     bare = await _bare_side(stack, max(ours.taken_in, 1), loads.intake_seconds)
-    return _outcome(stack.database, ours, bare, loads.open_processes)
+    outcome = _outcome(stack.database, ours, bare, loads.open_processes)
+    outcome.counts["intake"] = ours.taken_in
+    return outcome
 
 
 async def _crmflow_side(stack: Stack, n: int, budget: float) -> Side:

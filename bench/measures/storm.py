@@ -92,27 +92,17 @@ class Storm:
         return outcome, pending
 
     async def _release(self, side: Side) -> dict[str, float]:
-        self.stack.release(side.worker)
-        released = time.time()
-        seen = await side.arrivals.wait_for(side.reminders,
-                                            until=released + self.loads.storm_seconds)
-        await starting.terminate(self.stack, [wid for key, wid in side.reminders.items()
-                                              if key not in seen])
-        self.stack.check_alive()
-        return {key: at - released for key, at in seen.items()}
+        return await release(self.stack, side, self.loads.storm_seconds)
 
     def _outcome(self, ours: dict[str, float], bare: dict[str, float]) -> Outcome:
         budget = self.loads.storm_seconds
         database = self.stack.database
 
         def rate(lateness: dict[str, float], due: int) -> float:
-            if not lateness:
-                return 0.0
-            return len(lateness) / (max(lateness.values()) if len(lateness) == due else budget)
+            return fired_rate(lateness, due, budget)
 
         def late(lateness: dict[str, float], due: int, p: float) -> float:
-            # Reminders not fired within the budget count as late as the budget: a lower bound.
-            return percentile(list(lateness.values()) + [budget] * (due - len(lateness)), p) * 1000
+            return lateness_ms(lateness, due, p, budget)
 
         n_ours, n_bare = len(self.ours.reminders), len(self.bare.reminders)
         detail = (f"reminders due at one instant (worker held, then released), R = "
@@ -135,6 +125,31 @@ class Storm:
         )
 
 
+def fired_rate(lateness: dict[str, float], due: int, budget: float) -> float:
+    """Reminders fired per second, over the time to the last one (or the whole budget)."""
+    if not lateness:
+        return 0.0
+    return len(lateness) / (max(lateness.values()) if len(lateness) == due else budget)
+
+
+def lateness_ms(lateness: dict[str, float], due: int, p: float, budget: float) -> float:
+    """A percentile of lateness; reminders not fired within the budget count as late as the
+    budget: a lower bound."""
+    return percentile(list(lateness.values()) + [budget] * (due - len(lateness)), p) * 1000
+
+
+async def release(stack: Stack, side: Side, budget: float) -> dict[str, float]:
+    """Release the side's held worker; each reminder's lateness (seconds after the release)
+    by arrival key; the processes whose reminder did not come within the budget are ended."""
+    stack.release(side.worker)
+    released = time.time()
+    seen = await side.arrivals.wait_for(side.reminders, until=released + budget)
+    await starting.terminate(stack, [wid for key, wid in side.reminders.items()
+                                     if key not in seen])
+    stack.check_alive()
+    return {key: at - released for key, at in seen.items()}
+
+
 async def prepare(stack: Stack, loads: Loads) -> Storm:
     """Start the quotes and the bare approvals, wait until they wait, hold both workers."""
     period = loads.storm_seconds + MARGIN  # the intake budget is the storm's own
@@ -153,21 +168,21 @@ async def prepare(stack: Stack, loads: Loads) -> Storm:
         for r in rows})
     requests = [(f"quote-{r.quote_id}:{prefix}:approval_request:0:{manager}",
                  f"quote-{r.quote_id}") for r in rows]
-    await _wait_for_intake(stack, ours, requests, loads.storm_seconds, period,
+    await wait_for_intake(stack, ours, requests, loads.storm_seconds, period,
                            lambda a, b: starting.start_quotes(stack, rows[a:b], DISCOUNT, policy),
                            probe=PROBE)
 
     bare_ids = [f"approval-{k}" for k in range(max(len(ours.reminders), 1))]
     bare = Side("bare", stack.reports, {f"fired {i} 1": i for i in bare_ids})
     approval = Approval(stack.people.rep.user_id, period)
-    await _wait_for_intake(stack, bare, [(f"in {i}", i) for i in bare_ids], loads.storm_seconds,
+    await wait_for_intake(stack, bare, [(f"in {i}", i) for i in bare_ids], loads.storm_seconds,
                            period, lambda a, b: starting.start_bare(
                                stack, "BareApproval", bare_ids[a:b], approval),
                            probe=len(bare_ids))  # as many as crmflow's, all at once
     return Storm(stack, loads, period, ours, bare)
 
 
-async def _wait_for_intake(stack: Stack, side: Side, taken_in: list[tuple[str, str]],
+async def wait_for_intake(stack: Stack, side: Side, taken_in: list[tuple[str, str]],
                            budget: float, period: float,
                            start: Callable[[int, int], Awaitable[object]], probe: int) -> None:
     """Start the processes in waves, each as big as the worker showed it can take in within
