@@ -27,6 +27,7 @@ from bench.measures import (
     approvals,
     deals,
     enrolments,
+    felt,
     floor,
     intake,
     reads,
@@ -47,8 +48,9 @@ POSTGRES_SERVER = os.environ.get(
 API_PROCESSES = os.cpu_count() or 1
 """crmflow's API runs as production is advised to: one process per core."""
 MEASURES = frozenset({"intake", "starts", "deals", "reads", "storm", "approvals",
-                      "enrolments", "simulations"})
-"""``--only`` names; the approvals decide the storm's quotes, so they prepare a storm too."""
+                      "enrolments", "simulations", "felt"})
+"""``--only`` names; the approvals decide the storm's quotes, so they prepare a storm too,
+and so does ``felt`` (its decisions are on the storm's quotes, its rates this run's)."""
 
 
 def _measures(text: str) -> frozenset[str]:
@@ -118,7 +120,7 @@ async def _run_measures(stack: Stack, loads: Loads, only: frozenset[str], outcom
                    lambda: enrolments.measure(stack, loads), outcome)
     if "simulations" in only:
         await step(stack, "simulations", lambda: simulations.measure(stack, loads), outcome)
-    if not {"storm", "approvals"} & only:
+    if not {"storm", "approvals", "felt"} & only:
         if "reads" in only:
             await step(stack, "reads", lambda: reads.measure(stack, loads), outcome)
         return
@@ -137,11 +139,16 @@ async def _run_measures(stack: Stack, loads: Loads, only: frozenset[str], outcom
         outcome.add(storm_outcome)
     floor_pending = await floor.unleash(stack, loads, floor_storm, outcome if "storm" in only
                                         else Outcome(storm_outcome.rows))
+    kept = felt.kept_for_decisions(pending.quote_ids)
+    pending.quote_ids = pending.quote_ids[:len(pending.quote_ids) - len(kept)]
     if "approvals" in only:
         await step(stack, "approvals", lambda: approvals.measure(stack, loads, pending),
                    outcome)
         await on_floor(stack, "approvals", lambda: floor.approvals(
             stack, loads, outcome, floor_pending))
+    if "felt" in only:
+        await step(stack, "at 20 % of capacity", lambda: felt.measure(
+            stack, loads, outcome, kept), outcome)
 
 
 async def run(args: argparse.Namespace) -> int:

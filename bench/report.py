@@ -59,13 +59,13 @@ class Report:
     skipped: list[str]
 
     def rows(self) -> list[Row]:
-        """By measure (1 to 6), each on every database in turn."""
+        """By measure (by its number), each on every database in turn."""
         first: dict[str, int] = {}
         for n, row in enumerate(self.outcome.rows):
             first.setdefault(row.measure, n)
         databases = ["sqlite", "postgresql"]
         return sorted(self.outcome.rows, key=lambda r: (
-            r.measure.split(" ", 1)[0], first[r.measure],
+            int(r.measure.split(" ", 1)[0]), first[r.measure],
             databases.index(r.database) if r.database in databases else 9))
 
     def to_json(self) -> dict[str, Any]:

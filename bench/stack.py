@@ -313,9 +313,10 @@ async def _answering(url: str, part: Part) -> None:
 @asynccontextmanager
 async def running_stack(
     database: str, *, postgres_server: str, profile_dir: Path | None = None,
-    keep: bool = False, api_processes: int = 1,
+    keep: bool = False, api_processes: int = 1, workers: int = 1,
 ) -> AsyncIterator[Stack]:
-    """Start the whole stack for one CRM database; stop all of it when the block ends."""
+    """Start the whole stack for one CRM database; stop all of it when the block ends.
+    ``workers``: how many ``crmflow worker`` processes (the measures hold the first)."""
     async with AsyncExitStack() as exits:
         workdir = Path(tempfile.mkdtemp(prefix=f"crmflow-bench-{database}-"))
         if not keep:
@@ -339,6 +340,9 @@ async def running_stack(
         env = crmflow_env(url, address, smtp_port, api_port, workdir, api_processes)
         parts["api"] = spawn("api", [str(BIN / "crmflow"), "api"], env, workdir)
         parts["worker"] = spawn("worker", [str(BIN / "crmflow"), "worker"], env, workdir)
+        for n in range(2, workers + 1):  # the scaling run's (``bench.scaling``)
+            parts[f"worker-{n}"] = spawn(f"worker-{n}", [str(BIN / "crmflow"), "worker"], env,
+                                         workdir)
         parts["bare"] = spawn("bare", [sys.executable, "-m", "bench.bare", "--address", address,
                                        "--reports", str(udp_port)], dict(os.environ), workdir)
         parts["noop"] = spawn("noop", [

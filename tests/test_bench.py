@@ -36,6 +36,10 @@ MEASURES = {
     "3 approval round trip: history events per decision",
     "5 timer storm: history events per reminder",
     "9 floor audit: findings",
+    *(f"10 at 20 % of capacity: p99 {kind}" for kind in (
+        "start", "decision", "console page", "read")),
+    *(f"6 read: API CPU per read, {e}" for e in (
+        "GET /leads", "GET /leads/{id}", "GET /quotes?status=", "GET /quotes/{id}")),
 }
 FLOOR_GOALS = {
     "1 process starts: CPU per start": "<= 1.3x floor",
@@ -68,6 +72,10 @@ def test_the_bench_reports_every_measure_beside_bare_temporal_and_the_floor(tmp_
     assert set(rows) == MEASURES, set(rows) ^ MEASURES
     assert {row["database"] for row in report["rows"]} == {"sqlite"}
     audit = rows.pop("9 floor audit: findings")
+    for kind in ("start", "decision", "console page", "read"):
+        felt = rows.pop(f"10 at 20 % of capacity: p99 {kind}")  # absolute: no bare side
+        assert number(felt["crmflow"]) and felt["goal"].startswith("< "), felt
+        assert felt["failures"]["crmflow"] == 0, felt
     assert audit["floor"] == 0, audit["detail"]  # the floor lost, doubled, invented nothing
     for name, goal in FLOOR_GOALS.items():
         row = rows[name]

@@ -147,7 +147,7 @@ class Floor:
         handle = await self._started(start_id, lambda: self.temporal.start_workflow(
             FloorLead.run, lead, id=workflow_id, task_queue=TASK_QUEUE,
             id_conflict_policy=Conflict.USE_EXISTING,
-            search_attributes=_attributes("floor_lead", "nurturing")))
+            search_attributes=attributes("floor_lead", "nurturing")))
         await self._mark(start_id, handle.result_run_id or handle.run_id or "")
         return {"id": lead_id, "name": name, "email": email, "status": "new",
                 "workflow_id": workflow_id}
@@ -185,7 +185,7 @@ class Floor:
         start = WithStartWorkflowOperation(
             FloorQuote.run, quote, id=workflow_id, task_queue=TASK_QUEUE,
             id_conflict_policy=Conflict.USE_EXISTING,
-            search_attributes=_attributes("floor_quote", "submitted"))
+            search_attributes=attributes("floor_quote", "submitted"))
         checked = await self._started(
             start_id, lambda: self.temporal.execute_update_with_start_workflow(
                 FloorQuote.outcome, start_workflow_operation=start))
@@ -260,7 +260,7 @@ QUOTE_TO_SUBMIT = (
     "LEFT JOIN contacts c ON c.id = q.contact_id WHERE q.id = $1")
 
 
-def _attributes(process: str, status: str) -> TypedSearchAttributes:
+def attributes(process: str, status: str) -> TypedSearchAttributes:
     return TypedSearchAttributes([SearchAttributePair(PROCESS, process),
                                   SearchAttributePair(STATUS, status)])
 
