@@ -98,13 +98,15 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.add_middleware(BodyGate, largest_file=settings.file_max_bytes)
     problems.install(app)
     idempotency.install(app)
-    console.install(app)
     metrics.install(app)
-    app.include_router(health.router)
-    for router in (me.router, leads.router, quotes.router, projects.router, invoices.router,
+    # A request is matched against the routes in order, each router's in turn: the reads
+    # called most come first, the console's pages (all under /console) after the API.
+    for router in (leads.router, quotes.router, me.router, projects.router, invoices.router,
                    tickets.router, inbound.router, tasks.router, emails.router,
                    processes.router, project_templates.router, definitions.router,
                    enrolments.router, simulations.router, insights.router, files.router,
                    documents.router):
         app.include_router(router, dependencies=[Depends(access.grant)])  # who may: first
+    app.include_router(health.router)
+    console.install(app)
     return app

@@ -28,7 +28,13 @@ def get_state(request: Request) -> ApiState:
     return request.app.state.crm
 
 
-StateDep = Annotated[ApiState, Depends(get_state)]
+async def _state(request: Request) -> ApiState:
+    # Every dependency is async: FastAPI runs a plain ``def`` one in a thread of its pool,
+    # a hop costing more than most of them do.
+    return request.app.state.crm
+
+
+StateDep = Annotated[ApiState, Depends(_state)]
 
 
 async def get_session(state: StateDep, request: Request) -> AsyncIterator[AsyncSession]:
@@ -63,7 +69,7 @@ async def get_temporal(state: StateDep) -> Client:
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 
 
-def get_temporal_timeout(state: StateDep) -> timedelta:
+async def get_temporal_timeout(state: StateDep) -> timedelta:
     """How long to wait for any one call to Temporal (then 503)."""
     return timedelta(seconds=state.settings.temporal_rpc_timeout_seconds)
 
@@ -71,7 +77,7 @@ def get_temporal_timeout(state: StateDep) -> timedelta:
 TemporalTimeout = Annotated[timedelta, Depends(get_temporal_timeout)]
 
 
-def get_policies(state: StateDep) -> Policies:
+async def get_policies(state: StateDep) -> Policies:
     return state.policies.current()
 
 
@@ -90,7 +96,8 @@ async def current_user(
 ) -> User:
     """The caller, from their token — looked up on the request's own session: a request
     holds one database connection, never waits for a second (with many requests at once, a
-    second one per request emptied the pool and jammed them all)."""
+    second one per request emptied the pool and jammed them all). Detached: a handler
+    refreshing its session (expire_all) keeps its caller; their team is not loaded."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "send 'Authorization: Bearer <token>'")
     refused = DEMO_TOKENS if state.settings.environment == "production" else ()
@@ -98,8 +105,6 @@ async def current_user(
                                       refused_labels=refused)
     if user is None:
         raise HTTPException(401, "unknown, revoked or expired token")
-    # Detached, so that a handler refreshing its session (expire_all) keeps its caller.
-    session.expunge(user)
     if user.role == Role.INTEGRATION and state.settings.integration_secret is not None:
         await signatures.verify(request, state.settings, session)
     return user

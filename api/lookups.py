@@ -4,10 +4,11 @@ another one."""
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Path
-from sqlalchemy import select
+from sqlalchemy import Row, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.access import GrantDep
 from api.deps import SessionDep
@@ -25,6 +26,7 @@ from crm.models import (
     Ticket,
 )
 from crm.repo import projects
+from crm.repo.query import exists_with_id
 
 ObjectId = Annotated[int, Path(ge=1, le=MAX_ID, description="The object's id")]
 T = TypeVar("T", Lead, Quote, Sale, Project, Ticket, Task, Invoice, ProjectTemplate)
@@ -42,6 +44,17 @@ async def reach(session: SessionDep, grant: GrantDep, kind: type[T], object_id: 
     if row is not None:
         return row
     if await session.get(kind, object_id) is None:
+        raise NotFound(named, object_id)
+    raise grant.refusal(f"{named} {object_id}")
+
+
+async def reached(connection: AsyncConnection, grant: GrantDep, kind: type, object_id: int,
+                  named: str, row: Row[Any] | None) -> Row[Any]:
+    """``reach`` for a read by SQLAlchemy Core: the row found with the grant's condition,
+    else 404 when the object does not exist, 403 when the grant does not reach it."""
+    if row is not None:
+        return row
+    if not await exists_with_id(connection, kind, object_id):
         raise NotFound(named, object_id)
     raise grant.refusal(f"{named} {object_id}")
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 
 class Out(BaseModel):
@@ -50,3 +52,9 @@ class TaskOut(Out):
     workflow_id: str | None
     created_at: datetime
     completed_at: datetime | None
+
+
+def as_json(adapter: TypeAdapter[Any], value: Any) -> Response:
+    """The answer serialised once, straight to JSON bytes by the response model's adapter
+    (built once): returned as it is, FastAPI does not validate it against the model again."""
+    return Response(adapter.dump_json(value), media_type="application/json")

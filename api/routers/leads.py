@@ -7,22 +7,33 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
-from pydantic import AliasChoices, BaseModel, EmailStr, Field, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    EmailStr,
+    Field,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api import decisions, processes
 from api.access import TEAM, Grant, GrantDep
 from api.deps import CurrentUser, PoliciesDep, SessionDep, StateDep, TemporalDep
 from api.idempotency import OnceDep, Replay
 from api.inputs import Filter, Id, In, Offset, Paragraphs, SingleLine
-from api.lookups import LeadDep
+from api.lookups import LeadDep, ObjectId, reached
 from api.problems import invalid
-from api.schemas import EmailOut, Out, StatusChangeOut
+from api.schemas import EmailOut, Out, StatusChangeOut, as_json
 from crm import launcher
-from crm.errors import Conflict, CrmError
+from crm.errors import Conflict, CrmError, NotFound
 from crm.models import Lead, Team, User
 from crm.own import enrolments
 from crm.repo import history, leads, outbox
+from crm.repo.query import record, records
 from workflows.lead_to_sale import ContentDownload, LeadToSale, MarketingResponse, Qualification
 from workflows.registry import LEAD_TO_SALE
 from workflows.roles import Role
@@ -109,15 +120,31 @@ class QualifyIn(In):
     budget: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
 
 
-async def _detail(session: SessionDep, lead: Lead) -> LeadDetail:
-    emails = await outbox.list_emails(session=session, related_type="lead", related_id=lead.id)
-    changes = await history.history_of(session=session, object_type="lead", object_id=lead.id)
-    return LeadDetail.model_validate({
-        **LeadOut.model_validate(lead).model_dump(),
-        "events": lead.events,
-        "emails": [EmailOut.model_validate(e) for e in reversed(emails)],
-        "history": [StatusChangeOut.model_validate(c) for c in changes],
-    })
+LEADS, DETAIL = TypeAdapter(list[LeadOut]), TypeAdapter(LeadDetail)
+"""The answers' adapters, built once."""
+
+
+async def _detail(session: SessionDep, lead_id: int) -> LeadDetail:
+    """The lead as the database has it now (a process may just have changed it)."""
+    await session.flush()
+    connection = await session.connection()
+    lead = await leads.shown_lead(connection=connection, lead_id=lead_id)
+    if lead is None:
+        raise NotFound("lead", lead_id)
+    return await _shown(connection, lead)
+
+
+async def _shown(connection: AsyncConnection, lead: Row[Any]) -> LeadDetail:
+    """The lead's row of ``leads.SHOWN`` with its events, emails and history, read by
+    SQLAlchemy Core and validated once."""
+    events = await leads.events_shown(connection=connection, lead_id=lead.id)
+    emails = await outbox.emails_shown(connection=connection, related_type="lead",
+                                       related_id=lead.id)
+    changes = await history.histories_shown(connection=connection, object_type="lead",
+                                            object_ids=[lead.id])
+    return DETAIL.validate_python({**record(lead), "events": records(events),
+                                   "emails": records(emails[::-1]),
+                                   "history": records(changes.get(lead.id, []))})
 
 
 @router.post("/leads", status_code=status.HTTP_201_CREATED, response_model=LeadOut)
@@ -226,16 +253,20 @@ async def list_leads(
     offset: Annotated[Offset, Query()] = 0,
 ) -> Any:
     """Newest first: a rep's or a manager's team's leads, all for an admin."""
-    rows = await leads.list_leads(session=session, status=status, owner_id=owner_id,
-                                  team_id=team_id, email=email, within=grant.where(Lead),
-                                  limit=limit, offset=offset)
-    return [LeadOut.model_validate(r) for r in rows]
+    rows = await leads.shown_leads(connection=await session.connection(), user=grant.user,
+                                   scope=grant.scope, status=status, owner_id=owner_id,
+                                   team_id=team_id, email=email, limit=limit, offset=offset)
+    return as_json(LEADS, LEADS.validate_python(records(rows)))
 
 
 @router.get("/leads/{lead_id}", response_model=LeadDetail)
-async def get_lead(lead: LeadDep, session: SessionDep) -> Any:
+async def get_lead(lead_id: ObjectId, session: SessionDep, grant: GrantDep) -> Any:
     """The lead with its status, owner, events, the emails it was sent, and its history."""
-    return await _detail(session, lead)
+    connection = await session.connection()
+    found = await leads.shown_lead(connection=connection, lead_id=lead_id, user=grant.user,
+                                   scope=grant.scope)
+    lead = await reached(connection, grant, Lead, lead_id, "lead", found)
+    return as_json(DETAIL, await _shown(connection, lead))
 
 
 @router.post("/leads/{lead_id}/events", status_code=status.HTTP_202_ACCEPTED,
@@ -295,7 +326,7 @@ async def qualify(
                         f"process has ended")
 
     async def answer(_: Any) -> Any:
-        return await _detail(session, await leads.get_lead(session=session, lead_id=lead_id))
+        return await _detail(session, lead_id)
 
     return await decisions.decide(session, client, state.settings, once,
                                   LEAD_TO_SALE.workflow_id(lead_id), LeadToSale.qualify,

@@ -6,8 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel
+from sqlalchemy import select
 
-from api.deps import CurrentUser, PoliciesDep
+from api.deps import CurrentUser, PoliciesDep, SessionDep
+from crm.models import Team
 from crm.policies import policies_as_json
 
 router = APIRouter(tags=["me"])
@@ -22,9 +24,10 @@ class MeOut(BaseModel):
 
 
 @router.get("/me", response_model=MeOut)
-async def me(user: CurrentUser) -> MeOut:
-    return MeOut(id=user.id, name=user.name, email=user.email, role=user.role,
-                 team=user.team.name if user.team else None)
+async def me(user: CurrentUser, session: SessionDep) -> MeOut:
+    team = (await session.scalar(select(Team.name).where(Team.id == user.team_id))
+            if user.team_id is not None else None)
+    return MeOut(id=user.id, name=user.name, email=user.email, role=user.role, team=team)
 
 
 @router.get("/policies", summary="The policies new processes start with")

@@ -7,8 +7,9 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
-from pydantic import AfterValidator, BaseModel, Field
-from sqlalchemy import select
+from pydantic import AfterValidator, BaseModel, Field, TypeAdapter
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api import decisions, processes
 from api.access import GrantDep
@@ -24,14 +25,15 @@ from api.inputs import (
     SingleLine,
     lines_total,
 )
-from api.lookups import QuoteDep, QuoteToChange
+from api.lookups import ObjectId, QuoteDep, QuoteToChange, reached
 from api.problems import invalid
-from api.schemas import Out, StatusChangeOut
+from api.schemas import Out, StatusChangeOut, as_json
 from crm import launcher
-from crm.errors import Conflict, CrmError, MissingInformation
+from crm.errors import Conflict, CrmError, MissingInformation, NotFound
 from crm.models import Account, Contact, Lead, ProcessStart, Quote, User
 from crm.own import enrolments
 from crm.repo import history, leads, quotes, starts
+from crm.repo.query import Rows, record, records
 from crm.settings import Settings
 from workflows.quote_approval import CustomerResponse, ManagerDecision, QuoteApproval, QuoteSending
 from workflows.registry import QUOTE_APPROVAL
@@ -116,44 +118,44 @@ class QuoteOut(Out):
     history: list[StatusChangeOut]
 
 
-async def view(session: SessionDep, quote: Quote) -> QuoteOut:
-    [shown] = await views(session, [quote])
-    return shown
+QUOTES, QUOTE = TypeAdapter(list[QuoteOut]), TypeAdapter(QuoteOut)
+"""The answers' adapters, built once."""
 
 
-async def views(session: SessionDep, rows: list[Quote]) -> list[QuoteOut]:
-    """The quotes as answered, their histories, authors and customers read in one query
-    each (not one per quote)."""
-    changes = await history.histories_of(session=session, object_type="quote",
-                                         object_ids=[q.id for q in rows])
-    authors = await _names(session, User, {q.author_id for q in rows})
-    customers = await _names(session, Account, {q.account_id for q in rows if q.account_id})
-    return [QuoteOut.model_validate({
-        **{c: getattr(quote, c) for c in QuoteOut.model_fields
-           if c not in ("lines", "totals", "process_id", "history", "author_name",
-                        "customer")},
-        "author_name": authors.get(quote.author_id, "?"),
-        "customer": customers.get(quote.account_id) if quote.account_id else None,
-        "lines": [LineOut.model_validate(line) for line in quote.lines],
-        "totals": TotalsOut.model_validate(quotes.totals(quote).__dict__),
+async def views(connection: AsyncConnection, rows: Rows) -> list[QuoteOut]:
+    """The quotes (rows of ``quotes.SHOWN``) as answered, their lines and histories read in
+    one query each (not one per quote), validated at once."""
+    ids = [quote.id for quote in rows]
+    lines = await quotes.lines_shown(connection=connection, quote_ids=ids)
+    changes = await history.histories_shown(connection=connection, object_type="quote",
+                                            object_ids=ids)
+    return QUOTES.validate_python([_shown(quote, lines.get(quote.id, []),
+                                          changes.get(quote.id, [])) for quote in rows])
+
+
+def _shown(quote: Row[Any], lines: list[Row[Any]], changes: list[Row[Any]]) -> dict[str, Any]:
+    total = quotes.discounted(sum((line.quantity * line.unit_price for line in lines),
+                                  Decimal(0)), quote.discount_pct)
+    return {
+        **record(quote),
+        "author_name": "?" if quote.author_name is None else quote.author_name,
+        "lines": records(lines),
+        "totals": vars(total),
         "process_id": QUOTE_APPROVAL.workflow_id(quote.id) if quote.submission else None,
-        "history": [StatusChangeOut.model_validate(c) for c in changes[quote.id]],
-    }) for quote in rows]
-
-
-async def _names(session: SessionDep, model: type[User] | type[Account], ids: set[int]
-                 ) -> dict[int, str]:
-    if not ids:
-        return {}
-    rows = await session.execute(select(model.id, model.name).where(model.id.in_(ids)))
-    return {object_id: name for object_id, name in rows.all()}
+        "history": records(changes),
+    }
 
 
 async def _fresh(session: SessionDep, quote_id: int) -> QuoteOut:
     """The quote as the database has it now (a process may just have changed it)."""
     await session.flush()
     session.expire_all()
-    return await view(session, await quotes.get_quote(session=session, quote_id=quote_id))
+    connection = await session.connection()
+    quote = await quotes.shown_quote(connection=connection, quote_id=quote_id)
+    if quote is None:
+        raise NotFound("quote", quote_id)
+    [shown] = await views(connection, [quote])
+    return shown
 
 
 async def _check_contact(session: SessionDep, contact_id: int, account_id: int | None) -> None:
@@ -207,16 +209,22 @@ async def list_quotes(
     offset: Annotated[Offset, Query()] = 0,
 ) -> Any:
     """Newest first: a rep's or a manager's team's quotes, all for an admin."""
-    rows = await quotes.list_quotes(session=session, status=status, lead_id=lead_id,
-                                    author_id=author_id, within=grant.where(Quote),
-                                    limit=limit, offset=offset)
-    return await views(session, rows)
+    connection = await session.connection()
+    rows = await quotes.shown_quotes(connection=connection, user=grant.user, scope=grant.scope,
+                                     status=status, lead_id=lead_id, author_id=author_id,
+                                     limit=limit, offset=offset)
+    return as_json(QUOTES, await views(connection, rows))
 
 
 @router.get("/quotes/{quote_id}", response_model=QuoteOut)
-async def get_quote(quote: QuoteDep, session: SessionDep) -> Any:
+async def get_quote(quote_id: ObjectId, session: SessionDep, grant: GrantDep) -> Any:
     """The quote with its lines, totals and status history."""
-    return await view(session, quote)
+    connection = await session.connection()
+    found = await quotes.shown_quote(connection=connection, quote_id=quote_id,
+                                     user=grant.user, scope=grant.scope)
+    quote = await reached(connection, grant, Quote, quote_id, "quote", found)
+    [shown] = await views(connection, [quote])
+    return as_json(QUOTE, shown)
 
 
 @router.patch("/quotes/{quote_id}", response_model=QuoteOut)
@@ -361,5 +369,7 @@ async def customer_response(
 @router.get("/approvals", response_model=list[QuoteOut])
 async def approvals(session: SessionDep, grant: GrantDep) -> Any:
     """The quotes waiting for the calling manager's decision: their team's, not their own."""
-    return await views(session, await quotes.awaiting_decision_of(
-        session=session, user=grant.user, within=grant.where(Quote)))
+    connection = await session.connection()
+    rows = await quotes.shown_awaiting_decision(connection=connection, user=grant.user,
+                                                scope=grant.scope)
+    return as_json(QUOTES, await views(connection, rows))

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from crm.errors import NotFound
 from crm.models import Invoice, Lead, Project, Quote, StatusChange, Task, Ticket
 from crm.models.base import utcnow
-from crm.repo.query import by_idempotency_key
+from crm.repo.query import by_idempotency_key, rows
 
 TRACKED: dict[str, Any] = {
     "lead": Lead,
@@ -89,6 +90,26 @@ async def histories_of(
                    StatusChange.object_id.in_(object_ids))
             .order_by(StatusChange.id)
         ):
+            found[change.object_id].append(change)
+    return found
+
+
+SHOWN = (StatusChange.object_id, StatusChange.from_status, StatusChange.to_status,
+         StatusChange.actor, StatusChange.reason, StatusChange.changed_at)
+"""A status change's columns as the API shows it, with the object's id."""
+_OF = (select(*SHOWN)
+       .where(StatusChange.object_type == bindparam("object_type"),
+              StatusChange.object_id.in_(bindparam("object_ids", expanding=True)))
+       .order_by(StatusChange.id))
+
+
+async def histories_shown(*, connection: AsyncConnection, object_type: str,
+                          object_ids: list[int]) -> dict[int, list[Row[Any]]]:
+    """``histories_of`` as rows of ``SHOWN`` (an object without changes is not a key)."""
+    found: dict[int, list[Row[Any]]] = defaultdict(list)
+    if object_ids:
+        for change in await rows(connection, _OF, {"object_type": object_type,
+                                                   "object_ids": object_ids}):
             found[change.object_id].append(change)
     return found
 

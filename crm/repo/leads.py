@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, func, select, true
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from crm.errors import NotFound
 from crm.models import Account, Contact, Lead, LeadEvent, Task, Team, User
 from crm.models.sales import ACTIVE_LEAD_STATUSES
-from crm.repo.query import where_given
+from crm.repo import scopes
+from crm.repo.query import LIMIT, OFFSET, Columns, Rows, given, rows, where_named
+from crm.repo.scopes import Scope
 from workflows.roles import Role
 
 
@@ -36,22 +39,61 @@ async def get_lead(*, session: AsyncSession, lead_id: int) -> Lead:
     return lead
 
 
-async def list_leads(
+SHOWN = (Lead.id, Lead.name, Lead.email, Lead.company, Lead.country, Lead.source,
+         Lead.team_id, Lead.owner_id, Lead.status, Lead.status_reason, Lead.need, Lead.budget,
+         Lead.unsubscribed, Lead.account_id, Lead.contact_id, Lead.workflow_id,
+         Lead.created_at)
+"""A lead's columns as the API shows it."""
+EVENTS = (select(LeadEvent.id, LeadEvent.type, LeadEvent.content, LeadEvent.created_at)
+          .where(LeadEvent.lead_id == bindparam("lead_id")).order_by(LeadEvent.id))
+
+
+@functools.cache
+def _page(scope: Scope, has_team: bool, filters: tuple[str, ...]) -> Columns:
+    """The statement of a page of leads filtered by these columns: built once for each."""
+    within = scopes.within_any(Lead, scope, has_team)
+    return (where_named(select(*SHOWN).where(within), Lead, filters)
+            .order_by(Lead.id.desc()).limit(LIMIT).offset(OFFSET))
+
+
+@functools.cache
+def _one(scope: Scope, has_team: bool) -> Columns:
+    within = scopes.within_any(Lead, scope, has_team)
+    return select(*SHOWN).where(Lead.id == bindparam("lead_id"), within)
+
+
+async def shown_leads(
     *,
-    session: AsyncSession,
+    connection: AsyncConnection,
+    user: User,
+    scope: Scope,
     status: str | None = None,
     owner_id: int | None = None,
     team_id: int | None = None,
     email: str | None = None,
-    within: ColumnElement[bool] = true(),
     limit: int = 50,
     offset: int = 0,
-) -> list[Lead]:
-    """Newest first; ``within``: only these (a caller's scope, ``crm.repo.scopes``)."""
-    query = where_given(select(Lead).where(within), {
-        Lead.status: status, Lead.owner_id: owner_id, Lead.team_id: team_id, Lead.email: email
-    })
-    return list(await session.scalars(query.order_by(Lead.id.desc()).limit(limit).offset(offset)))
+) -> Rows:
+    """``list_leads`` as rows of ``SHOWN``: newest first, within the user's scope."""
+    filters = given({"status": status, "owner_id": owner_id, "team_id": team_id,
+                     "email": email})
+    statement = _page(scope, user.team_id is not None, tuple(filters))
+    return await rows(connection, statement, {**filters, **scopes.parameters(user),
+                                              "limit": limit, "offset": offset})
+
+
+async def shown_lead(*, connection: AsyncConnection, lead_id: int, user: User | None = None,
+                     scope: Scope = Scope.ALL) -> Row[Any] | None:
+    """The lead's row of ``SHOWN`` if it is within the user's scope (without a user: any)."""
+    has_team = user is not None and user.team_id is not None
+    parameters = scopes.parameters(user) if user is not None else {}
+    found = await rows(connection, _one(scope, has_team), {"lead_id": lead_id, **parameters})
+    return found[0] if found else None
+
+
+async def events_shown(*, connection: AsyncConnection, lead_id: int) -> Rows:
+    """What the lead did, oldest first."""
+    return await rows(connection, EVENTS, {"lead_id": lead_id})
 
 
 async def sales_teams(*, session: AsyncSession) -> list[Team]:

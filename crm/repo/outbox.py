@@ -8,14 +8,14 @@ as 550 unknown user) or the data cannot make an email. A failed row keeps the re
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from crm.models import Invoice, Lead, OutboxEmail, Project, Quote, Task, Ticket, User
 from crm.models.base import utcnow
 from crm.repo.people import active_users
-from crm.repo.query import by_idempotency_key, where_given
+from crm.repo.query import Rows, by_idempotency_key, rows, where_given
 from crm.repo.tasks import create_task
 from workflows.roles import Role
 
@@ -140,3 +140,22 @@ async def list_emails(
     })
     query = query.order_by(OutboxEmail.id.desc()).limit(limit).offset(offset)
     return list(await session.scalars(query))
+
+
+SHOWN = (OutboxEmail.id, OutboxEmail.recipient, OutboxEmail.subject, OutboxEmail.purpose,
+         OutboxEmail.template, OutboxEmail.related_type, OutboxEmail.related_id,
+         OutboxEmail.workflow_id, OutboxEmail.status, OutboxEmail.attempts,
+         OutboxEmail.last_error, OutboxEmail.created_at, OutboxEmail.sent_at)
+"""An email's columns as the API shows it."""
+_ABOUT = (select(*SHOWN)
+          .where(OutboxEmail.related_type == bindparam("related_type"),
+                 OutboxEmail.related_id == bindparam("related_id"))
+          .order_by(OutboxEmail.id.desc()).limit(100))
+
+
+async def emails_shown(*, connection: AsyncConnection, related_type: str, related_id: int
+                       ) -> Rows:
+    """The emails about one object as ``list_emails`` finds them (the latest 100, newest
+    first), as rows of ``SHOWN``."""
+    return await rows(connection, _ABOUT, {"related_type": related_type,
+                                           "related_id": related_id})

@@ -15,11 +15,13 @@ objects. Invoices have no owner or team of their own: whoever reads them reads t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from enum import StrEnum
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Integer, and_, bindparam, exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.models import Lead, Project, ProjectMember, Quote, Sale, Task, Ticket, User
@@ -75,6 +77,27 @@ def within(kind: type, user: User, scope: Scope) -> Condition:
         return true()
     own = _OWN[kind](user)
     return own if scope == Scope.OWN else or_(own, _TEAM[kind](user))
+
+
+_ANY_USER = {
+    True: SimpleNamespace(id=bindparam("scope_user_id", type_=Integer),
+                          team_id=bindparam("scope_team_id", type_=Integer)),
+    False: SimpleNamespace(id=bindparam("scope_user_id", type_=Integer), team_id=None),
+}
+"""A user with a team, and one without, as statement parameters (``parameters``)."""
+
+
+@functools.cache
+def within_any(kind: type, scope: Scope, has_team: bool) -> Condition:
+    """``within`` for any user with (or without) a team, the user given as ``parameters``
+    when the statement runs: a statement built on it is built (and compiled) once, not
+    once per request."""
+    return within(kind, _ANY_USER[has_team], scope)  # type: ignore[arg-type]
+
+
+def parameters(user: User) -> dict[str, Any]:
+    """The values of ``within_any``'s parameters for this user."""
+    return {"scope_user_id": user.id, "scope_team_id": user.team_id}
 
 
 async def holds(*, session: AsyncSession, kind: type, object_id: int, user: User,
