@@ -11,7 +11,9 @@ at least 1.0x bare.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
+from typing import Any
 
 from bench import seed
 from bench.bare import TASK_QUEUE as BARE_QUEUE
@@ -50,26 +52,8 @@ async def measure(stack: Stack, loads: Loads) -> Outcome:
                                                discount_pct=Decimal(10), status="draft")
     finally:
         await engine.dispose()
-    rep = {"Authorization": f"Bearer {stack.people.rep.token}"}
-    website = {"Authorization": f"Bearer {stack.people.website.token}"}
     async with LeanClient(stack.api_url, connections=loads.deciders, timeout=TIMEOUT) as http:
-
-        async def step(path: str, expected: str, headers: dict[str, str],
-                       body: object = None) -> None:
-            answer = await http.post(path, body, headers)
-            if answer.json()["status"] != expected:
-                raise RuntimeError(f"{path}: {answer.json()['status']}, not {expected}")
-
-        async def deal(i: int) -> None:
-            quote = rows[i].quote_id
-            await step(f"/quotes/{quote}/submit", "validated", rep)
-            await step(f"/quotes/{quote}/send", "sent", rep)
-            await step(f"/quotes/{quote}/customer-response", "won", website, {"accepted": True})
-            result = await asyncio.wait_for(
-                stack.client.get_workflow_handle(f"quote-{quote}").result(), TIMEOUT)
-            if result.get("status") != "won":
-                raise RuntimeError(f"quote {quote} ended {result}")
-
+        deal = driver(http, stack, rows, "quote", lambda result: result.get("status"))
         async with stack.profiled("deals", "api", "worker"):
             with metered(stack) as ours_cpu:
                 ours = await closed_loop(deal, concurrency=loads.deciders, count=len(rows),
@@ -79,6 +63,34 @@ async def measure(stack: Stack, loads: Loads) -> Outcome:
     outcome.rows.append(cpu_row(MEASURE, stack.database, "process", ours_cpu, ours.done,
                                 bare_cpu, bare.done))
     return outcome
+
+
+def driver(http: LeanClient, stack: Stack, rows: Sequence[seed.QuoteRow], prefix: str,
+           status_of: Callable[[Any], object]) -> Callable[[int], Awaitable[None]]:
+    """The ``i``-th deal driven as people would: submitted (validated at once) and sent by
+    the rep, accepted by the website, its process (``<prefix>-<id>``) then ended won —
+    ``status_of`` reads that from the process's result. crmflow's API and the floor's
+    answer the same calls."""
+    rep = {"Authorization": f"Bearer {stack.people.rep.token}"}
+    website = {"Authorization": f"Bearer {stack.people.website.token}"}
+
+    async def step(path: str, expected: str, headers: dict[str, str],
+                   body: object = None) -> None:
+        answer = await http.post(path, body, headers)
+        if answer.json()["status"] != expected:
+            raise RuntimeError(f"{path}: {answer.json()['status']}, not {expected}")
+
+    async def deal(i: int) -> None:
+        quote = rows[i].quote_id
+        await step(f"/quotes/{quote}/submit", "validated", rep)
+        await step(f"/quotes/{quote}/send", "sent", rep)
+        await step(f"/quotes/{quote}/customer-response", "won", website, {"accepted": True})
+        result = await asyncio.wait_for(
+            stack.client.get_workflow_handle(f"{prefix}-{quote}").result(), TIMEOUT)
+        if status_of(result) != "won":
+            raise RuntimeError(f"{prefix} {quote} ended {result}")
+
+    return deal
 
 
 def _outcome(database: str, ours: LoadResult, bare: LoadResult, drivers: int) -> Outcome:

@@ -36,6 +36,7 @@ from bench.floor.flows import TASK_QUEUE, FloorLead, FloorQuote, LeadIn, QuoteIn
 from bench.http import LeanClient
 from bench.load import LoadResult, closed_loop
 from bench.loads import Loads
+from bench.measures import deals as deal_measure
 from bench.measures import intake, storm
 from bench.outcomes import Goal, Outcome, Row
 from bench.stack import FLOOR_STEP_DELAY, Stack
@@ -152,26 +153,9 @@ async def deals(stack: Stack, loads: Loads, outcome: Outcome, count: int) -> Non
                                                discount_pct=Decimal(10), status="draft")
     finally:
         await engine.dispose()
-    rep = {"Authorization": f"Bearer {stack.people.rep.token}"}
-    website = {"Authorization": f"Bearer {stack.people.website.token}"}
-    async with LeanClient(stack.floor_url, connections=loads.deciders, timeout=30) as http:
-
-        async def step(path: str, expected: str, headers: dict[str, str],
-                       body: object = None) -> None:
-            answer = await http.post(path, body, headers)
-            if answer.json()["status"] != expected:
-                raise RuntimeError(f"{path}: {answer.json()['status']}, not {expected}")
-
-        async def deal(i: int) -> None:
-            quote = rows[i].quote_id
-            await step(f"/quotes/{quote}/submit", "validated", rep)
-            await step(f"/quotes/{quote}/send", "sent", rep)
-            await step(f"/quotes/{quote}/customer-response", "won", website, {"accepted": True})
-            result = await asyncio.wait_for(
-                stack.client.get_workflow_handle(f"floor-quote-{quote}").result(), 30)
-            if result != "won":
-                raise RuntimeError(f"floor quote {quote} ended {result}")
-
+    async with LeanClient(stack.floor_url, connections=loads.deciders,
+                          timeout=deal_measure.TIMEOUT) as http:
+        deal = deal_measure.driver(http, stack, rows, "floor-quote", lambda result: result)
         with metered(stack) as spent:
             done = await closed_loop(deal, concurrency=loads.deciders, count=len(rows),
                                      seconds=loads.deals_seconds,
